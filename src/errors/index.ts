@@ -1,0 +1,3 @@
+export { ERROR_CODES, ALL_ERROR_CODES, isErrorCode } from './codes';
+export type { ErrorCode, ErrorKind } from './codes';
+export { FacefleetError, parseReason, isPermanent } from './facefleet-error';
