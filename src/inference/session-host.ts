@@ -1,0 +1,135 @@
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { FacefleetError } from '../errors';
+import type { FromThread, SessionThreadConfig, WireTensor } from './thread-protocol';
+
+/** What the session reported when it loaded. */
+export interface SessionInfo {
+  inputNames: string[];
+  outputNames: string[];
+  provider: string;
+  loadMs: number;
+}
+
+/** Outputs of one run with the time `session.run` took inside the thread. */
+export interface RunResult {
+  outputs: Record<string, WireTensor>;
+  runMs: number;
+}
+
+interface PendingRun {
+  resolve: (r: RunResult) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * Hosts one onnxruntime session in a worker thread and runs batches on it, one at a time in arrival
+ * order. Input buffers are transferred to the thread (the caller must not reuse them).
+ */
+export class SessionHost {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, PendingRun>();
+  private readonly inflight = new Set<Promise<RunResult>>();
+  private infoValue: SessionInfo | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly config: SessionThreadConfig) {}
+
+  /** Starts the thread and loads the model; a load failure is a fatal `E_MODEL` error. */
+  static async start(config: SessionThreadConfig): Promise<SessionHost> {
+    const host = new SessionHost(config);
+    await host.spawn();
+    return host;
+  }
+
+  /** The loaded session's names, provider and load time. */
+  get info(): SessionInfo {
+    if (!this.infoValue) throw new Error('session not started');
+    return this.infoValue;
+  }
+
+  /** True while the thread is alive and not closing. */
+  get alive(): boolean {
+    return this.worker !== undefined && this.closing === undefined;
+  }
+
+  private spawn(): Promise<void> {
+    const worker = new Worker(path.join(__dirname, 'session-thread.js'), { workerData: this.config });
+    this.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      worker.on('message', (msg: FromThread) => {
+        switch (msg.type) {
+          case 'ready':
+            started = true;
+            this.infoValue = { inputNames: msg.inputNames, outputNames: msg.outputNames, provider: msg.provider, loadMs: msg.loadMs };
+            resolve();
+            break;
+          case 'start-failed':
+            reject(new FacefleetError('E_MODEL', `cannot load model ${this.config.modelPath} with providers [${this.config.providers.join(', ')}]: ${msg.message}`));
+            break;
+          case 'result':
+            this.settle(msg.id, (p) => p.resolve({ outputs: msg.outputs, runMs: msg.runMs }));
+            break;
+          case 'run-failed':
+            this.settle(msg.id, (p) => p.reject(new FacefleetError('E_INFERENCE', `inference failed: ${msg.message}`)));
+            break;
+          case 'closed':
+            break;
+        }
+      });
+      worker.on('error', (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (!started) reject(new FacefleetError('E_MODEL', `inference thread failed to start: ${message}`, { cause: err }));
+      });
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.worker = undefined;
+        if (!started) reject(new FacefleetError('E_MODEL', `inference thread exited with code ${code} before loading the model`));
+        const lost = new FacefleetError('E_INFERENCE', `inference thread exited (code ${code})`);
+        for (const p of this.pending.values()) p.reject(lost);
+        this.pending.clear();
+      });
+    });
+  }
+
+  private settle(id: number, fn: (p: PendingRun) => void): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    fn(p);
+  }
+
+  /** Runs one batch. A dead thread is restarted once before the run. */
+  async run(feeds: Record<string, WireTensor>): Promise<RunResult> {
+    if (this.closing) throw new FacefleetError('E_SHUTDOWN', 'session is closing');
+    if (!this.worker) await this.spawn();
+    const id = this.nextId++;
+    const transfer = Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer);
+    const run = new Promise<RunResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker!.postMessage({ type: 'run', id, feeds }, transfer);
+    });
+    this.inflight.add(run);
+    const forget = () => this.inflight.delete(run);
+    run.then(forget, forget);
+    return run;
+  }
+
+  /** Waits for runs in flight, releases the session and ends the thread. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    await Promise.allSettled([...this.inflight]);
+    const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+    worker.postMessage({ type: 'close' });
+    const timeout = new Promise<void>((r) => setTimeout(r, 5000).unref());
+    await Promise.race([exited, timeout]);
+    if (this.worker) await worker.terminate();
+  }
+}

@@ -1,0 +1,30 @@
+/** Settings the inference thread starts with. */
+export interface SessionThreadConfig {
+  /** Absolute path of the ONNX file. */
+  modelPath: string;
+  /** Threads inside one operator (ORT intra-op). 0 lets ORT choose. */
+  intraOpThreads: number;
+  /** Threads across operators (ORT inter-op). */
+  interOpThreads: number;
+  /** Execution providers in order of preference, e.g. `['cpu']` or `['cuda']`. */
+  providers: string[];
+  /** With a non-CPU provider that cannot load: fall back to CPU instead of failing. */
+  allowCpuFallback: boolean;
+}
+
+/** A tensor crossing the thread boundary (its buffer is transferred, not copied). */
+export interface WireTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+/** Messages from the main thread. */
+export type ToThread = { type: 'run'; id: number; feeds: Record<string, WireTensor> } | { type: 'close' };
+
+/** Messages from the inference thread. */
+export type FromThread =
+  | { type: 'ready'; inputNames: string[]; outputNames: string[]; provider: string; loadMs: number }
+  | { type: 'start-failed'; message: string }
+  | { type: 'result'; id: number; outputs: Record<string, WireTensor>; runMs: number }
+  | { type: 'run-failed'; id: number; message: string }
+  | { type: 'closed' };

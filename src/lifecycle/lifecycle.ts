@@ -1,0 +1,111 @@
+import type { Logger } from 'pino';
+
+/** Process state. */
+export type LifecycleState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
+
+/** A named step of shutdown. */
+export interface Closer {
+  name: string;
+  close: () => Promise<void> | void;
+}
+
+/** Options of {@link Lifecycle}. */
+export interface LifecycleOptions {
+  /** Hard deadline for the whole shutdown, in ms; past it the process exits non-zero. @defaultValue 25000 */
+  drainDeadlineMs: number;
+  logger?: Logger;
+  /** Called to end the process; tests replace it. @defaultValue process.exit */
+  exit?: (code: number) => void;
+}
+
+/**
+ * One place for process state, signal handling and ordered shutdown. Closers run in registration
+ * order, each in its own try/catch; `close()` is idempotent (returns the same promise). A second signal
+ * or the deadline forces a non-zero exit.
+ */
+export class Lifecycle {
+  private stateValue: LifecycleState = 'starting';
+  private readonly closers: Closer[] = [];
+  private closing: Promise<boolean> | undefined;
+  private readonly exit: (code: number) => void;
+  private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+
+  constructor(private readonly options: LifecycleOptions) {
+    this.exit = options.exit ?? ((code) => process.exit(code));
+  }
+
+  get state(): LifecycleState {
+    return this.stateValue;
+  }
+
+  /** Marks start-up complete. */
+  running(): void {
+    if (this.stateValue === 'starting') this.stateValue = 'running';
+  }
+
+  /** Adds a shutdown step (run in the order added). */
+  add(closer: Closer): void {
+    this.closers.push(closer);
+  }
+
+  /** Runs every closer once; resolves true when all succeeded. */
+  close(): Promise<boolean> {
+    if (!this.closing) this.closing = this.runClosers();
+    return this.closing;
+  }
+
+  private async runClosers(): Promise<boolean> {
+    this.stateValue = 'draining';
+    let ok = true;
+    for (const c of this.closers) {
+      const t0 = Date.now();
+      try {
+        await c.close();
+        this.options.logger?.debug({ step: c.name, ms: Date.now() - t0 }, 'shutdown step done');
+      } catch (err) {
+        ok = false;
+        this.options.logger?.error({ step: c.name, err }, 'shutdown step failed');
+      }
+    }
+    this.stateValue = ok ? 'stopped' : 'failed';
+    return ok;
+  }
+
+  /**
+   * Handles SIGTERM and SIGINT: the first drains within the deadline and exits 0 (1 if a step failed);
+   * a second signal, or the deadline, exits 1 at once.
+   */
+  handleSignals(): void {
+    let signals = 0;
+    this.signalHandler = (signal) => {
+      signals++;
+      if (signals > 1) {
+        this.options.logger?.warn({ signal }, 'second signal: exiting now');
+        this.exit(1);
+        return;
+      }
+      this.options.logger?.info({ signal, deadlineMs: this.options.drainDeadlineMs }, 'draining');
+      const deadline = setTimeout(() => {
+        this.options.logger?.error({ deadlineMs: this.options.drainDeadlineMs }, 'drain deadline passed: exiting');
+        this.exit(1);
+      }, this.options.drainDeadlineMs);
+      deadline.unref();
+      void this.close().then((ok) => {
+        clearTimeout(deadline);
+        this.options.logger?.info({ ok }, 'stopped');
+        this.options.logger?.flush();
+        this.exit(ok ? 0 : 1);
+      });
+    };
+    process.on('SIGTERM', this.signalHandler);
+    process.on('SIGINT', this.signalHandler);
+  }
+
+  /** Removes the signal handlers (for embedding, e.g. the demo). */
+  releaseSignals(): void {
+    if (!this.signalHandler) return;
+    process.off('SIGTERM', this.signalHandler);
+    process.off('SIGINT', this.signalHandler);
+    this.signalHandler = undefined;
+  }
+}

@@ -1,0 +1,65 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ALL_ERROR_CODES } from '../errors';
+
+/** Processing stages timed per batch. */
+export const STAGES = ['download', 'decode', 'preprocess', 'inference', 'postprocess', 'upload'] as const;
+/** One processing stage. */
+export type Stage = (typeof STAGES)[number];
+
+/** Queue states reported by `facefleet_queue_jobs`. */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed', 'paused'] as const;
+
+/**
+ * Every metric a worker exports, on its own registry (no global state). Buckets: stage and batch
+ * durations span 1 ms–60 s (CPU BlazeFace batches take milliseconds, MogFace full batches seconds);
+ * job wait spans 10 ms–6 h (nightly backlogs); batch size and faces per image are counts.
+ */
+export class FleetMetrics {
+  readonly registry = new Registry();
+  readonly queueJobs: Gauge<'queue' | 'state'>;
+  readonly oldestWaitingAge: Gauge<'queue'>;
+  readonly drainEstimate: Gauge<'queue'>;
+  readonly imagesProcessed: Counter<'queue' | 'model' | 'outcome'>;
+  readonly jobFailures: Counter<'queue' | 'code'>;
+  readonly facesDetected: Counter<'model'>;
+  readonly facesPerImage: Histogram<'model'>;
+  readonly faceConfidence: Histogram<'model'>;
+  readonly batchSize: Histogram<'model'>;
+  readonly stageDuration: Histogram<'model' | 'stage'>;
+  readonly jobWait: Histogram<'queue'>;
+  readonly jobDuration: Histogram<'queue'>;
+  readonly activeJobs: Gauge;
+  readonly workerInfo: Gauge<'version' | 'model' | 'model_version' | 'provider'>;
+  readonly modelLoad: Gauge<'model'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'facefleet_' });
+    const seconds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+    this.queueJobs = new Gauge({ name: 'facefleet_queue_jobs', help: 'Jobs in the queue by state.', labelNames: ['queue', 'state'], registers });
+    this.oldestWaitingAge = new Gauge({ name: 'facefleet_queue_oldest_waiting_age_seconds', help: 'Age of the oldest waiting job.', labelNames: ['queue'], registers });
+    this.drainEstimate = new Gauge({ name: 'facefleet_queue_drain_seconds_estimate', help: 'Waiting jobs divided by recent fleet throughput (seconds to drain); -1 when nothing completes.', labelNames: ['queue'], registers });
+    this.imagesProcessed = new Counter({ name: 'facefleet_images_processed_total', help: 'Images processed, by outcome.', labelNames: ['queue', 'model', 'outcome'], registers });
+    this.jobFailures = new Counter({ name: 'facefleet_job_failures_total', help: 'Job failures by reason code.', labelNames: ['queue', 'code'], registers });
+    this.facesDetected = new Counter({ name: 'facefleet_faces_detected_total', help: 'Faces found.', labelNames: ['model'], registers });
+    this.facesPerImage = new Histogram({ name: 'facefleet_faces_per_image', help: 'Faces per image.', labelNames: ['model'], buckets: [0, 1, 2, 3, 5, 10, 20, 50, 100], registers });
+    this.faceConfidence = new Histogram({ name: 'facefleet_face_confidence', help: 'Scores of reported faces.', labelNames: ['model'], buckets: [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99], registers });
+    this.batchSize = new Histogram({ name: 'facefleet_batch_size', help: 'Images per inference batch.', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64], registers });
+    this.stageDuration = new Histogram({ name: 'facefleet_batch_stage_duration_seconds', help: 'Per-batch wall time of each stage.', labelNames: ['model', 'stage'], buckets: seconds, registers });
+    this.jobWait = new Histogram({ name: 'facefleet_job_wait_seconds', help: 'Time from enqueue to start.', labelNames: ['queue'], buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 10800, 21600], registers });
+    this.jobDuration = new Histogram({ name: 'facefleet_job_duration_seconds', help: 'Time from start to done.', labelNames: ['queue'], buckets: seconds, registers });
+    this.activeJobs = new Gauge({ name: 'facefleet_worker_active_jobs', help: 'Jobs held by this worker.', registers });
+    this.workerInfo = new Gauge({ name: 'facefleet_worker_info', help: 'Build and model information (always 1).', labelNames: ['version', 'model', 'model_version', 'provider'], registers });
+    this.modelLoad = new Gauge({ name: 'facefleet_model_load_seconds', help: 'Model load and warm-up time.', labelNames: ['model'], registers });
+  }
+
+  /** Pre-creates every bounded series so rates never start from nothing. */
+  initSeries(queue: string, model: string): void {
+    for (const state of QUEUE_STATES) this.queueJobs.labels(queue, state).set(0);
+    for (const outcome of ['success', 'failed', 'skipped']) this.imagesProcessed.labels(queue, model, outcome).inc(0);
+    for (const code of ALL_ERROR_CODES) this.jobFailures.labels(queue, code).inc(0);
+    this.facesDetected.labels(model).inc(0);
+    this.oldestWaitingAge.labels(queue).set(0);
+    this.drainEstimate.labels(queue).set(0);
+  }
+}
