@@ -1,0 +1,115 @@
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { FacefleetError } from '../errors';
+import { FileStore } from './file-store';
+import { parseLocation } from './location';
+import type { ObjectStore } from './object-store';
+import { S3Store, type S3StoreOptions } from './s3-store';
+
+/** How a {@link StoreRegistry} builds its stores. */
+export interface StoreRegistryOptions {
+  /**
+   * The S3 client shared by every bucket's store, or the configuration of one shared client the
+   * registry builds lazily on the first `s3://` URL and destroys in `closeAll`. A client passed in is
+   * not destroyed.
+   * @defaultValue `{}` (the SDK's defaults and credential chain; pass `s3ClientConfigFromEnv(process.env)`
+   * from the entry point for facefleet's settings)
+   */
+  s3?: S3Client | S3ClientConfig;
+  /** Options of every {@link S3Store}. @defaultValue `{}` */
+  s3Store?: S3StoreOptions;
+  /** Builds the store of a file root. @defaultValue `(root) => new FileStore(root)` */
+  fileStore?: (root: string) => ObjectStore;
+  /** Builds the store of a bucket from the shared client. @defaultValue `new S3Store(bucket, client, s3Store)` */
+  s3StoreFactory?: (bucket: string, client: S3Client) => ObjectStore;
+}
+
+/** A store and a key inside it, from {@link StoreRegistry.resolve}. */
+export interface ResolvedLocation {
+  /** The cached store of the URL's bucket (s3) or of `/` (file). */
+  store: ObjectStore;
+  /** The key, or key prefix, inside the store (may be `''` or end with `/` for prefixes). */
+  key: string;
+}
+
+/**
+ * Opens and caches one {@link ObjectStore} per (scheme, bucket or root) for location URLs.
+ *
+ * `s3://bucket/photos/a.jpg` → the store of `bucket`, key `photos/a.jpg`.
+ * `file:///data/a.jpg` → the store rooted at `/`, key `data/a.jpg`.
+ */
+export class StoreRegistry {
+  private readonly stores = new Map<string, ObjectStore>();
+  private sharedClient: S3Client | undefined;
+  private readonly ownsClient: boolean;
+  private closing: Promise<void> | undefined;
+
+  /** @param options - See {@link StoreRegistryOptions}. */
+  constructor(private readonly options: StoreRegistryOptions = {}) {
+    this.ownsClient = !(options.s3 instanceof S3Client);
+    if (options.s3 instanceof S3Client) this.sharedClient = options.s3;
+  }
+
+  /**
+   * The store and key of a location URL, opening the store on first use.
+   * @throws FacefleetError `E_BAD_KEY` for a malformed URL; `E_SHUTDOWN` after `closeAll`.
+   */
+  resolve(url: string): ResolvedLocation {
+    if (this.closing) throw new FacefleetError('E_SHUTDOWN', 'store registry is closed');
+    const location = parseLocation(url);
+    const id = location.scheme === 's3' ? `s3://${location.bucket}` : `file://${location.root}`;
+    let store = this.stores.get(id);
+    if (!store) {
+      store = location.scheme === 's3' ? this.openS3(location.bucket) : this.openFile(location.root);
+      this.stores.set(id, store);
+    }
+    return { store, key: location.key };
+  }
+
+  /** Open stores, for health reporting and tests. */
+  get size(): number {
+    return this.stores.size;
+  }
+
+  /**
+   * Closes every store, then the shared client if the registry built it. Idempotent: later calls return
+   * the same promise. Every store is closed even when one fails; failures are thrown at the end (all kept as the cause).
+   */
+  closeAll(): Promise<void> {
+    this.closing ??= this.closeEverything();
+    return this.closing;
+  }
+
+  private async closeEverything(): Promise<void> {
+    const failures: unknown[] = [];
+    for (const store of this.stores.values()) {
+      try {
+        await store.close();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    this.stores.clear();
+    if (this.ownsClient && this.sharedClient) {
+      try {
+        this.sharedClient.destroy();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length === 1 && failures[0] instanceof FacefleetError) throw failures[0];
+    if (failures.length > 0) {
+      const cause = failures.length === 1 ? failures[0] : new AggregateError(failures, 'store close failures');
+      throw new FacefleetError('E_STORAGE', `failed to close ${failures.length} store(s)`, { cause });
+    }
+  }
+
+  private openS3(bucket: string): ObjectStore {
+    this.sharedClient ??= new S3Client((this.options.s3 as S3ClientConfig | undefined) ?? {});
+    const factory = this.options.s3StoreFactory;
+    return factory ? factory(bucket, this.sharedClient) : new S3Store(bucket, this.sharedClient, this.options.s3Store);
+  }
+
+  private openFile(root: string): ObjectStore {
+    return this.options.fileStore ? this.options.fileStore(root) : new FileStore(root);
+  }
+}
