@@ -1,0 +1,70 @@
+/**
+ * Entry point of `facefleet enqueue`: read config, stream keys into the queue as one run, optionally
+ * follow it to the end.
+ */
+import { Queue } from 'bullmq';
+import cliProgress from 'cli-progress';
+import { watchRun } from '../src/cli/run-progress';
+import { loadProducerConfig } from '../src/config/producer-config';
+import { enqueueRun } from '../src/producer/enqueue-run';
+import { fromArgs, fromManifest, fromPrefix, SourceKey } from '../src/producer/key-sources';
+import { createRedis } from '../src/queue/connection';
+import { RunStore } from '../src/queue/run-store';
+import { s3ClientConfigFromEnv } from '../src/storage/s3-client-config';
+import { StoreRegistry } from '../src/storage/store-registry';
+
+/** Runs an enqueue from CLI flags and positional keys; resolves with the process exit code. */
+export async function runEnqueue(keys: string[], flags: Record<string, unknown>): Promise<number> {
+  const config = loadProducerConfig(flags);
+  const sources = [keys.length > 0, !!config.prefix, !!config.manifest].filter(Boolean).length;
+  if (sources !== 1) throw new Error('give exactly one source of keys: keys as arguments, --prefix URL, or --manifest FILE');
+  const redis = createRedis(config.redisUrl);
+  const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
+  const runs = new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix });
+  const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env) });
+  const interactive = !config.json && process.stderr.isTTY === true;
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const stream: AsyncIterable<SourceKey> = config.prefix
+      ? fromPrefix(stores, config.prefix)
+      : config.manifest
+        ? fromManifest(config.manifest, config.base)
+        : fromArgs(keys, config.base);
+    const counter = interactive
+      ? new cliProgress.SingleBar({ format: ' enqueued {value} keys | {note}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+      : undefined;
+    counter?.start(0, 0, { note: '' });
+    const report = await enqueueRun(queue, redis, runs, stream, {
+      runId: config.runId,
+      results: config.results,
+      model: config.model,
+      incremental: config.incremental,
+      priority: config.priority,
+      chunkSize: config.chunkSize,
+      maxBacklog: config.maxBacklog,
+      policy: { attempts: config.attempts, backoffMs: 2000, keepCompleted: 1000, keepFailed: 50_000 },
+      onProgress: (n, dup) => counter?.update(n, { note: dup ? `${dup} already queued` : '' }),
+      onBackpressure: (backlog) => counter?.update({ note: `waiting: backlog ${backlog} ≥ --max-backlog ${config.maxBacklog}` }),
+      signal: abort.signal,
+    });
+    counter?.stop();
+    if (!config.json) process.stderr.write(`run ${report.runId}: ${report.enqueued} jobs enqueued${report.duplicates ? `, ${report.duplicates} already queued` : ''} on queue ${config.queue}\n`);
+    if (!config.wait) {
+      if (config.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      return 0;
+    }
+    const status = await watchRun(runs, report.runId, { bar: interactive, signal: abort.signal });
+    if (config.json) process.stdout.write(`${JSON.stringify(status)}\n`);
+    else process.stderr.write(`run ${status.runId}: ${status.done} done, ${status.skipped} skipped, ${status.failed} failed of ${status.total}\n`);
+    return status.failed > 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await queue.close();
+    await stores.closeAll();
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}

@@ -1,0 +1,114 @@
+import { Command, Option } from 'commander';
+import { runEnqueue } from '../../producer/enqueue';
+import { runWorker } from '../../workers/worker';
+import { runDemo } from '../demo/run-demo';
+import { FacefleetError } from '../errors';
+import { runDetect } from './detect-command';
+import { runModels } from './models-command';
+import { runRuns } from './runs-command';
+
+/** Flags shared by commands that load a model. */
+function modelOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--model <id>', 'model id').choices(['blazeface', 'mogface']).env('FACEFLEET_MODEL').default('blazeface'))
+    .addOption(new Option('--model-path <file>', 'ONNX file (required for mogface; blazeface is pulled on first use)').env('FACEFLEET_MODEL_PATH'))
+    .addOption(new Option('--canvas <px>', 'letterbox canvas side for models with dynamic input size (mogface)').env('FACEFLEET_CANVAS').default('640'))
+    .addOption(new Option('--batch <n>', 'images per inference batch').env('FACEFLEET_BATCH').default('8'))
+    .addOption(new Option('--max-wait-ms <ms>', 'how long a partial batch waits for more images').env('FACEFLEET_MAX_WAIT_MS').default('10'))
+    .addOption(new Option('--threads <n>', 'onnxruntime intra-op threads (0 = onnxruntime decides)').env('FACEFLEET_INFERENCE_THREADS').default('0'))
+    .addOption(new Option('--providers <list>', 'execution providers, comma-separated: cpu, cuda').env('FACEFLEET_PROVIDERS').default('cpu'))
+    .addOption(new Option('--allow-cpu-fallback', 'run on CPU when a GPU provider cannot load (default: fail at start)').env('FACEFLEET_ALLOW_CPU_FALLBACK'))
+    .addOption(new Option('--score-threshold <p>', "override the model's score threshold (0-1)").env('FACEFLEET_SCORE_THRESHOLD'))
+    .addOption(new Option('--max-image-mb <mb>', 'largest image object accepted').env('FACEFLEET_MAX_IMAGE_MB').default('50'))
+    .addOption(new Option('--max-megapixels <mp>', 'largest decoded image accepted (decompression-bomb guard)').env('FACEFLEET_MAX_MEGAPIXELS').default('100'));
+}
+
+/** Flags naming the queue. */
+function queueOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--redis-url <url>', 'Redis URL').env('REDIS_URL').default('redis://127.0.0.1:6379'))
+    .addOption(new Option('--queue <name>', 'queue name').env('FACEFLEET_QUEUE').default('facefleet'))
+    .addOption(new Option('--redis-prefix <prefix>', 'BullMQ key prefix ({facefleet} for Redis Cluster)').env('FACEFLEET_REDIS_PREFIX').default('bull'));
+}
+
+/** Builds the `facefleet` command tree (commander: help, validation and env fallbacks for free). */
+export function buildProgram(): Command {
+  const program = new Command('facefleet')
+    .description('Batched face detection over very large photo collections: BullMQ queues, onnxruntime workers, S3 results.')
+    .showHelpAfterError()
+    .configureHelp({ showGlobalOptions: true });
+
+  modelOptions(queueOptions(program.command('worker').description('consume detection jobs from the queue until SIGTERM/SIGINT')))
+    .addOption(new Option('--concurrency <n>', 'jobs held at once (0 = 3 × batch)').env('FACEFLEET_CONCURRENCY').default('0'))
+    .addOption(new Option('--metrics-port <port>', 'port of /metrics, /healthz, /readyz (0 disables)').env('FACEFLEET_METRICS_PORT').default('9464'))
+    .addOption(new Option('--metrics-host <addr>', 'address the metrics server binds').env('FACEFLEET_METRICS_HOST').default('0.0.0.0'))
+    .addOption(new Option('--drain-timeout-ms <ms>', 'shutdown deadline (keep below the pod grace period)').env('FACEFLEET_DRAIN_TIMEOUT_MS').default('25000'))
+    .addOption(new Option('--lock-duration-ms <ms>', 'BullMQ job lock duration').env('FACEFLEET_LOCK_DURATION_MS').default('60000'))
+    .addOption(new Option('--worker-id <id>', 'worker id in results and logs (default <hostname>-<pid>)').env('FACEFLEET_WORKER_ID'))
+    .addOption(new Option('--attempts <n>', 'retry attempts for transient errors').env('FACEFLEET_ATTEMPTS').default('5'))
+    .action(async (opts) => runWorker(opts));
+
+  queueOptions(program.command('enqueue').description('enqueue images as one run: keys as arguments, --prefix URL, or --manifest FILE'))
+    .argument('[keys...]', 'image URLs (s3://…, file:///…) or keys relative to --base')
+    .addOption(new Option('--results <url>', 'results location URL (s3://bucket/prefix or file:///dir)').env('FACEFLEET_RESULTS').makeOptionMandatory())
+    .option('--run-id <id>', 'run id (default run-<UTC time>)')
+    .addOption(new Option('--model <id>', 'model the jobs ask for').choices(['blazeface', 'mogface']).env('FACEFLEET_MODEL').default('blazeface'))
+    .option('--prefix <url>', 'enqueue every image under this prefix (s3://bucket/photos/ or file:///dir/)')
+    .option('--manifest <file>', 'keys from a file: lines, JSONL with "key", or CSV with a key column; - for stdin')
+    .option('--base <url>', 'base URL of relative keys (default: the current directory)')
+    .option('--incremental', 'skip images whose result exists for the same ETag and model version')
+    .option('--priority <n>', 'BullMQ priority for an interactive lane (1 = highest)')
+    .addOption(new Option('--max-backlog <n>', 'pause while the queue holds more unfinished jobs than this').env('FACEFLEET_MAX_BACKLOG').default('100000'))
+    .option('--chunk-size <n>', 'jobs per addBulk', '1000')
+    .option('--attempts <n>', 'retry attempts for transient errors', '5')
+    .option('--wait', 'follow the run with a progress bar; exit 1 if any image failed')
+    .option('--json', 'machine-readable output on stdout')
+    .action(async (keys: string[], opts) => {
+      process.exitCode = await runEnqueue(keys, opts);
+    });
+
+  queueOptions(program.command('runs').description('list runs with done/skipped/failed/total, or show one'))
+    .argument('[runId]', 'show this run in full')
+    .option('--json', 'machine-readable output')
+    .option('--limit <n>', 'runs listed', '20')
+    .action(async (runId: string | undefined, opts) => {
+      process.exitCode = await runRuns(runId, opts);
+    });
+
+  modelOptions(program.command('detect').description('run a model on local files without a queue'))
+    .argument('<files...>', 'image files')
+    .option('--json', 'print a JSON array (input order)')
+    .option('--annotate <dir>', 'write copies with boxes, scores and landmarks drawn')
+    .action(async (files: string[], opts) => {
+      process.exitCode = await runDetect(files, opts);
+    });
+
+  modelOptions(program.command('demo').description('the whole fleet on this machine: private Redis, local storage, bundled photos'))
+    .option('--images <dir>', 'photos to process (default: the bundled samples)')
+    .option('--out <dir>', 'results and annotated copies', 'facefleet-demo-results')
+    .option('--json', 'print only a machine-readable summary on stdout')
+    .action(async (opts) => {
+      const summary = await runDemo(opts);
+      process.exitCode = summary.results.length > 0 ? 0 : 1;
+    });
+
+  const models = program.command('models').description('manage models');
+  models.command('pull').description('download and verify the default model (BlazeFace) into the cache').action(async () => {
+    process.exitCode = await runModels('pull');
+  });
+  models.command('list').description('list registered models and cache state').action(async () => {
+    process.exitCode = await runModels('list');
+  });
+  return program;
+}
+
+/** CLI entry: parses argv, prints classified errors plainly, sets the exit code. */
+export function main(argv: string[]): void {
+  buildProgram()
+    .parseAsync(argv)
+    .catch((err: unknown) => {
+      const msg = err instanceof FacefleetError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+      process.stderr.write(`facefleet: ${msg}\n`);
+      process.exitCode = err instanceof FacefleetError && err.code === 'E_CONFIG' ? 64 : 1;
+    });
+}

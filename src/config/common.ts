@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { bool, int } from './parse';
+
+/** Queue location fields shared by every command. */
+export const queueFields = {
+  /** Redis URL. @defaultValue `redis://127.0.0.1:6379` (env `REDIS_URL`) */
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  /** Queue name. @defaultValue `facefleet` (env `FACEFLEET_QUEUE`) */
+  queue: z.string().regex(/^[A-Za-z0-9._{}-]{1,100}$/, 'expected letters, digits, . _ - { }').default('facefleet'),
+  /** BullMQ key prefix; `{facefleet}` for Redis Cluster. @defaultValue `bull` (env `FACEFLEET_REDIS_PREFIX`) */
+  redisPrefix: z.string().regex(/^[^\s:]{1,100}$/, 'expected a prefix without spaces or colons').default('bull'),
+};
+
+/** Model and decode fields shared by worker, detect and demo. */
+export const modelFields = {
+  /** Model id. @defaultValue `blazeface` (env `FACEFLEET_MODEL`) */
+  model: z.enum(['blazeface', 'mogface']).default('blazeface'),
+  /** ONNX file; required for mogface, pulled automatically for blazeface. (env `FACEFLEET_MODEL_PATH`) */
+  modelPath: z.string().optional(),
+  /** Letterbox canvas side in pixels for models with a dynamic input (MogFace). @defaultValue 640 */
+  canvas: int(64, 4096).default(640),
+  /** Images per inference batch. @defaultValue 8 (env `FACEFLEET_BATCH`) */
+  batch: int(1, 256).default(8),
+  /** ms a partial batch waits for more images. @defaultValue 10 (env `FACEFLEET_MAX_WAIT_MS`) */
+  maxWaitMs: int(0, 60_000).default(10),
+  /** ORT intra-op threads; 0 lets onnxruntime choose. @defaultValue 0 (env `FACEFLEET_INFERENCE_THREADS`) */
+  threads: int(0, 256).default(0),
+  /** Execution providers, comma-separated (`cpu`, `cuda`). @defaultValue `cpu` (env `FACEFLEET_PROVIDERS`) */
+  providers: z
+    .string()
+    .regex(/^(cpu|cuda|tensorrt)(,(cpu|cuda|tensorrt))*$/, 'expected a comma-separated list of cpu, cuda, tensorrt')
+    .default('cpu')
+    .transform((s) => s.split(',')),
+  /** Continue on CPU when a GPU provider cannot load. @defaultValue false */
+  allowCpuFallback: bool().default(false),
+  /** Override the model's score threshold (0–1). */
+  scoreThreshold: z.coerce.number().min(0).max(1).optional(),
+  /** Largest image object accepted, in MiB. @defaultValue 50 (env `FACEFLEET_MAX_IMAGE_MB`) */
+  maxImageMb: z.coerce.number().positive().max(4096).default(50),
+  /** Largest decoded image accepted, in megapixels (decompression-bomb guard). @defaultValue 100 (env `FACEFLEET_MAX_MEGAPIXELS`) */
+  maxMegapixels: z.coerce.number().positive().max(10_000).default(100),
+};
+
+/** Environment names of the shared fields. */
+export const commonEnv = {
+  redisUrl: 'REDIS_URL',
+  queue: 'FACEFLEET_QUEUE',
+  redisPrefix: 'FACEFLEET_REDIS_PREFIX',
+  model: 'FACEFLEET_MODEL',
+  modelPath: 'FACEFLEET_MODEL_PATH',
+  canvas: 'FACEFLEET_CANVAS',
+  batch: 'FACEFLEET_BATCH',
+  maxWaitMs: 'FACEFLEET_MAX_WAIT_MS',
+  threads: 'FACEFLEET_INFERENCE_THREADS',
+  providers: 'FACEFLEET_PROVIDERS',
+  allowCpuFallback: 'FACEFLEET_ALLOW_CPU_FALLBACK',
+  scoreThreshold: 'FACEFLEET_SCORE_THRESHOLD',
+  maxImageMb: 'FACEFLEET_MAX_IMAGE_MB',
+  maxMegapixels: 'FACEFLEET_MAX_MEGAPIXELS',
+} as const;

@@ -1,0 +1,43 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { commonEnv, modelFields, queueFields } from './common';
+import { bool, int, parseConfig } from './parse';
+
+const workerSchema = z.object({
+  ...queueFields,
+  ...modelFields,
+  /** Jobs held at once; 0 derives 3 × batch so the batcher stays fed while results upload. @defaultValue 0 */
+  concurrency: int(0, 10_000).default(0),
+  /** Port of `/metrics`, `/healthz`, `/readyz`; 0 disables. @defaultValue 9464 (env `FACEFLEET_METRICS_PORT`) */
+  metricsPort: int(0, 65535).default(9464),
+  /** Address the metrics server binds. @defaultValue `0.0.0.0` (env `FACEFLEET_METRICS_HOST`) */
+  metricsHost: z.string().min(1).default('0.0.0.0'),
+  /** Shutdown deadline in ms (below Kubernetes' 30 s grace period). @defaultValue 25000 (env `FACEFLEET_DRAIN_TIMEOUT_MS`) */
+  drainTimeoutMs: int(1000, 3_600_000).default(25_000),
+  /** BullMQ lock duration in ms; renewed from the main thread while a batch runs. @defaultValue 60000 */
+  lockDurationMs: int(5_000, 3_600_000).default(60_000),
+  /** Worker id written into results and logs. @defaultValue `<hostname>-<pid>` (env `FACEFLEET_WORKER_ID`) */
+  workerId: z.string().min(1).max(200).default(`${os.hostname()}-${process.pid}`),
+  /** Retry attempts for transient errors. @defaultValue 5 */
+  attempts: int(1, 100).default(5),
+  /** Skip images whose result matches their ETag and model version even if the job did not ask. @defaultValue false */
+  forceIncremental: bool().default(false),
+});
+
+/** Worker settings, validated and frozen. */
+export type WorkerConfig = z.output<typeof workerSchema> & { effectiveConcurrency: number };
+
+/** Builds the worker config from flags and environment; throws `E_CONFIG` with every bad field. */
+export function loadWorkerConfig(flags: Record<string, unknown>, env: Record<string, string | undefined> = process.env): Readonly<WorkerConfig> {
+  const parsed = parseConfig(workerSchema, flags, env, {
+    ...commonEnv,
+    concurrency: 'FACEFLEET_CONCURRENCY',
+    metricsPort: 'FACEFLEET_METRICS_PORT',
+    metricsHost: 'FACEFLEET_METRICS_HOST',
+    drainTimeoutMs: 'FACEFLEET_DRAIN_TIMEOUT_MS',
+    lockDurationMs: 'FACEFLEET_LOCK_DURATION_MS',
+    workerId: 'FACEFLEET_WORKER_ID',
+    attempts: 'FACEFLEET_ATTEMPTS',
+  });
+  return Object.freeze({ ...parsed, effectiveConcurrency: parsed.concurrency || parsed.batch * 3 });
+}

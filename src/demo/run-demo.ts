@@ -1,0 +1,123 @@
+import { Queue } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { watchRun } from '../cli/run-progress';
+import { loadWorkerConfig } from '../config/worker-config';
+import type { BatchStats } from '../engine/detection-engine';
+import { parseReason } from '../errors';
+import { annotateImage } from '../imaging/annotate';
+import { findRepoRoot } from '../models/registry';
+import { enqueueRun } from '../producer/enqueue-run';
+import { fromPrefix } from '../producer/key-sources';
+import { createRedis } from '../queue/connection';
+import { PrivateRedis, startPrivateRedis } from '../queue/private-redis';
+import type { DetectionResult } from '../queue/result';
+import { RunStore } from '../queue/run-store';
+import { StoreRegistry } from '../storage/store-registry';
+import { createLogger } from '../telemetry/logger';
+import { startWorker } from '../worker/start-worker';
+
+/** The demo's machine-readable summary (`--json`). */
+export interface DemoSummary {
+  images: number;
+  succeeded: number;
+  failed: number;
+  faces: number;
+  imagesPerSecond: number;
+  batchMs: { p50: number; p95: number };
+  failures: Array<{ key: string; code: string }>;
+  results: Array<{ key: string; faces: Array<{ box: number[]; score: number }> }>;
+  resultsDir: string;
+  annotatedDir: string;
+  warnings: string[];
+}
+
+/**
+ * The embedded default: a private redis-server (unless `REDIS_URL` is set), `file://` storage, the
+ * bundled sample photos enqueued as one run, a worker in this process, a progress bar, a summary, and
+ * results plus annotated copies left in the output folder.
+ */
+export async function runDemo(flags: Record<string, unknown> & { images?: string; out?: string; json?: boolean }): Promise<DemoSummary> {
+  const images = path.resolve(flags.images ?? path.join(findRepoRoot(), 'samples'));
+  const out = path.resolve(flags.out ?? 'facefleet-demo-results');
+  const resultsDir = path.join(out, 'results');
+  const annotatedDir = path.join(out, 'annotated');
+  await fs.rm(out, { recursive: true, force: true });
+  await fs.mkdir(annotatedDir, { recursive: true });
+  const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);
+
+  let redis: PrivateRedis | undefined;
+  const redisUrl = process.env.REDIS_URL ?? (redis = await startPrivateRedis()).url;
+  say(redis ? `started a private redis-server on ${redis.url}` : `using Redis at REDIS_URL`);
+  const queueName = `facefleet-demo-${randomBytes(3).toString('hex')}`;
+  const { images: _i, out: _o, json: _j, ...modelFlags } = flags;
+  const config = loadWorkerConfig({ ...modelFlags, redisUrl, queue: queueName, metricsPort: 0 }, {});
+  const log = createLogger({ level: process.env.FACEFLEET_LOG_LEVEL ?? 'error' });
+  const batches: BatchStats[] = [];
+  const worker = await startWorker(config, log, { handleSignals: false, onBatch: (b) => batches.push(b) });
+  const conn = createRedis(redisUrl);
+  const queue = new Queue(queueName, { connection: conn, prefix: config.redisPrefix });
+  const runs = new RunStore(conn, { queue: queueName, prefix: config.redisPrefix });
+  const stores = new StoreRegistry();
+  try {
+    const started = Date.now();
+    const runId = `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${images}/`), {
+      runId,
+      results: `file://${resultsDir}`,
+      model: config.model,
+    });
+    say(`enqueued ${report.enqueued} images from ${images} as run ${runId}`);
+    const status = await watchRun(runs, runId, { bar: !flags.json && process.stderr.isTTY === true });
+    const seconds = (Date.now() - started) / 1000;
+
+    const failed = await queue.getFailed(0, -1);
+    const failures = failed.map((j) => ({ key: String(j.data?.key ?? ''), code: parseReason(j.failedReason).code })).sort((a, b) => a.key.localeCompare(b.key));
+    const results: DemoSummary['results'] = [];
+    for await (const entry of stores.resolve(`file://${resultsDir}/`).store.list(resultsDir.slice(1) + '/')) {
+      const result = JSON.parse(await fs.readFile(`/${entry.key}`, 'utf8')) as DetectionResult;
+      results.push({ key: result.key, faces: result.faces.map((f) => ({ box: f.box, score: f.score })) });
+      const annotated = await annotateImage(await fs.readFile(path.join(images, result.key)), result.faces);
+      await fs.writeFile(path.join(annotatedDir, `${result.key.replace(/\//g, '__')}.jpg`), annotated);
+    }
+    results.sort((a, b) => a.key.localeCompare(b.key));
+    const times = batches.map((b) => b.inferenceMs).sort((a, b) => a - b);
+    const pct = (p: number) => (times.length ? Math.round(times[Math.min(times.length - 1, Math.floor(p * times.length))] * 10) / 10 : 0);
+    const summary: DemoSummary = {
+      images: status.total,
+      succeeded: status.done + status.skipped,
+      failed: status.failed,
+      faces: results.reduce((n, r) => n + r.faces.length, 0),
+      imagesPerSecond: Math.round((status.total / seconds) * 10) / 10,
+      batchMs: { p50: pct(0.5), p95: pct(0.95) },
+      failures,
+      results,
+      resultsDir,
+      annotatedDir,
+      warnings: worker.model.warnings,
+    };
+    if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else printSummary(summary, batches.length);
+    return summary;
+  } finally {
+    await worker.lifecycle.close();
+    await queue.close();
+    await conn.quit().catch(() => conn.disconnect());
+    await stores.closeAll();
+    await redis?.stop();
+  }
+}
+
+function printSummary(s: DemoSummary, batchCount: number): void {
+  const w = (line = '') => process.stdout.write(`${line}\n`);
+  w();
+  w(`facefleet demo: ${s.images} images, ${s.succeeded} succeeded, ${s.failed} failed, ${s.faces} faces found`);
+  w(`  ${s.imagesPerSecond} images/s end to end; ${batchCount} batches, inference p50 ${s.batchMs.p50} ms, p95 ${s.batchMs.p95} ms per batch`);
+  for (const r of s.results) w(`  ${r.key.padEnd(28)} ${r.faces.length} face(s) ${r.faces.map((f) => f.score.toFixed(2)).join(' ')}`);
+  for (const f of s.failures) w(`  ${f.key.padEnd(28)} failed: ${f.code}`);
+  for (const warning of s.warnings) w(`  warning: ${warning}`);
+  w();
+  w(`results:   ${s.resultsDir}`);
+  w(`annotated: ${s.annotatedDir}  (open these to see the boxes)`);
+}

@@ -1,0 +1,139 @@
+import type { DecodeOptions, Detector, Face, Letterbox } from '../detectors/detector';
+import { FacefleetError } from '../errors';
+import { packTensor } from '../imaging/pack-tensor';
+import { MicroBatcher } from '../inference/micro-batcher';
+import type { RunResult } from '../inference/session-host';
+import type { WireTensor } from '../inference/thread-protocol';
+import type { FleetMetrics } from '../telemetry/metrics';
+
+/** The part of a session the engine needs (a `SessionHost`, or a fake in unit tests). */
+export interface BatchSession {
+  run(feeds: Record<string, WireTensor>): Promise<RunResult>;
+}
+
+/** An image decoded and letterboxed onto the model's canvas. */
+export interface PreparedImage {
+  /** Canvas pixels, RGB, `width × height × 3` of the model input. */
+  pixels: Uint8Array;
+  letterbox: Letterbox;
+  format: string;
+}
+
+/** Faces for one image and what the batch it ran in cost. */
+export interface EngineOutput {
+  faces: Face[];
+  /** Wall time from submit to faces (waiting for the batch + inference + decoding), ms. */
+  inferenceMs: number;
+  /** Decoding of this image's outputs, ms. */
+  postprocessMs: number;
+  batchSize: number;
+}
+
+/** Settings of a {@link DetectionEngine}. */
+export interface EngineOptions {
+  /** Images per `session.run`. */
+  maxBatch: number;
+  /** ms a partial batch waits. */
+  maxWaitMs: number;
+  /** Decode settings (detector defaults merged with config overrides). */
+  decode: DecodeOptions;
+  metrics?: FleetMetrics;
+  /** Called after every batch (benchmarks and the demo's summary). */
+  onBatch?: (batch: BatchStats) => void;
+}
+
+/** What one batch cost. */
+export interface BatchStats {
+  size: number;
+  /** Packing the input tensor, ms. */
+  preprocessMs: number;
+  /** `session.run` as seen from the main thread (including the thread hop), ms. */
+  inferenceMs: number;
+  /** Decoding every image's outputs, ms. */
+  postprocessMs: number;
+}
+
+interface Item {
+  image: PreparedImage;
+  decode: DecodeOptions;
+  submitted: number;
+}
+
+/**
+ * Runs prepared images through a detector in micro-batches: packs one input tensor per batch, runs it
+ * on the session (one `session.run` per batch, or a loop when the graph's batch axis is fixed), and
+ * decodes each image's outputs back to faces in original pixels.
+ */
+export class DetectionEngine {
+  private readonly batcher: MicroBatcher<Item, EngineOutput>;
+
+  constructor(
+    readonly detector: Detector,
+    private readonly session: BatchSession,
+    private readonly options: EngineOptions,
+  ) {
+    this.batcher = new MicroBatcher((items) => this.runBatch(items), { maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs, maxInFlight: 2 });
+  }
+
+  /** Detects faces in one prepared image, batched with whatever else arrives at the same time. */
+  detect(image: PreparedImage, overrides: Partial<DecodeOptions> = {}): Promise<EngineOutput> {
+    return this.batcher.submit({ image, decode: { ...this.options.decode, ...overrides }, submitted: performance.now() });
+  }
+
+  /** Finishes batches in flight and refuses new images. */
+  close(): Promise<void> {
+    return this.batcher.close();
+  }
+
+  private async runBatch(items: Item[]): Promise<Array<EngineOutput | Error>> {
+    const { detector } = this;
+    const { input } = detector;
+    const labels = { model: detector.id };
+    const runs: Array<{ outputs: Record<string, WireTensor>; indices: number[] }> = [];
+    let preprocessMs = 0;
+    let inferenceMs = 0;
+    // A fixed batch axis means one run per image, still in this batch's turn on the inference thread.
+    const groups = detector.dynamicBatch ? [items.map((_, i) => i)] : items.map((_, i) => [i]);
+    for (const indices of groups) {
+      const tPack = performance.now();
+      const data = packTensor(indices.map((i) => items[i].image.pixels), input);
+      const tRun = performance.now();
+      preprocessMs += tRun - tPack;
+      const res = await this.session.run({ [input.name]: { data, dims: this.dims(indices.length) } });
+      inferenceMs += performance.now() - tRun;
+      runs.push({ outputs: res.outputs, indices });
+    }
+    const m = this.options.metrics;
+    m?.stageDuration.observe({ ...labels, stage: 'preprocess' }, preprocessMs / 1000);
+    m?.stageDuration.observe({ ...labels, stage: 'inference' }, inferenceMs / 1000);
+    m?.batchSize.observe(labels, items.length);
+    const tPost = performance.now();
+    const out: Array<EngineOutput | Error> = new Array(items.length);
+    for (const run of runs) {
+      run.indices.forEach((itemIndex, batchIndex) => {
+        const item = items[itemIndex];
+        const t = performance.now();
+        try {
+          const faces = detector.decode(run.outputs, batchIndex, item.image.letterbox, item.decode);
+          out[itemIndex] = {
+            faces,
+            inferenceMs: t - item.submitted,
+            postprocessMs: performance.now() - t,
+            batchSize: items.length,
+          };
+        } catch (err) {
+          out[itemIndex] = new FacefleetError('E_INFERENCE', `decoding outputs failed: ${(err as Error).message}`, { cause: err });
+        }
+      });
+    }
+    const postprocessMs = performance.now() - tPost;
+    m?.stageDuration.observe({ ...labels, stage: 'postprocess' }, postprocessMs / 1000);
+    this.options.onBatch?.({ size: items.length, preprocessMs, inferenceMs, postprocessMs });
+    return out;
+  }
+
+  private dims(n: number): number[] {
+    const { layout, width, height } = this.detector.input;
+    return layout === 'NHWC' ? [n, height, width, 3] : [n, 3, height, width];
+  }
+}

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { FacefleetError } from '../errors';
+import { formatUrl, joinKey, parseLocation } from '../storage/location';
+import type { StoreRegistry } from '../storage/store-registry';
+
+/** One image to enqueue: its URL and its result name relative to the results location. */
+export interface SourceKey {
+  source: string;
+  key: string;
+}
+
+/** File extensions treated as images when listing a prefix. */
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.avif', '.heic', '.heif', '.tif', '.tiff', '.gif'];
+
+/** True when the key ends with an image extension (case-insensitive). */
+export function isImageKey(key: string, extensions: readonly string[] = IMAGE_EXTENSIONS): boolean {
+  const lower = key.toLowerCase();
+  return extensions.some((ext) => lower.endsWith(ext));
+}
+
+/**
+ * Resolves an argument to a source: a full URL (`s3://…`, `file:///…`) keeps its object key as the
+ * result name; anything else is a key relative to `base` (a location URL ending in `/`).
+ */
+export function toSourceKey(arg: string, base: string): SourceKey {
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(arg)) return { source: arg, key: parseLocation(arg).key };
+  const loc = parseLocation(base);
+  return { source: formatUrl({ ...loc, key: joinKey(loc.key, arg) }), key: joinKey('', arg) };
+}
+
+/** Every image object under a prefix URL, lazily, named relative to the prefix. */
+export async function* fromPrefix(stores: StoreRegistry, prefixUrl: string, extensions: readonly string[] = IMAGE_EXTENSIONS): AsyncGenerator<SourceKey> {
+  const url = prefixUrl.endsWith('/') ? prefixUrl : `${prefixUrl}/`;
+  const { store, key: prefix } = stores.resolve(url);
+  const loc = parseLocation(url);
+  for await (const entry of store.list(prefix)) {
+    if (!isImageKey(entry.key, extensions)) continue;
+    yield { source: formatUrl({ ...loc, key: entry.key }), key: entry.key.slice(prefix.length) };
+  }
+}
+
+/**
+ * Keys from a manifest, streamed line by line (`-` reads stdin): plain lines (one key or URL per
+ * line), JSONL (objects with a `key` or `source` field) or CSV with a header holding a `key` column.
+ * Blank lines and `#` comments are ignored. Relative keys resolve against `base`.
+ */
+export async function* fromManifest(file: string, base: string): AsyncGenerator<SourceKey> {
+  const input = file === '-' ? process.stdin : fs.createReadStream(file);
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  let csvColumn = -1;
+  let lineNo = 0;
+  for await (const raw of lines) {
+    lineNo++;
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    if (lineNo === 1 && /\.csv$/i.test(file)) {
+      csvColumn = line.split(',').map((h) => h.trim().replace(/^"|"$/g, '')).indexOf('key');
+      if (csvColumn < 0) throw new FacefleetError('E_BAD_JOB', `${file}: the CSV header has no "key" column`);
+      continue;
+    }
+    let value: unknown = line;
+    if (csvColumn >= 0) value = line.split(',')[csvColumn]?.trim().replace(/^"|"$/g, '');
+    else if (line.startsWith('{')) {
+      try {
+        const obj = JSON.parse(line) as { key?: unknown; source?: unknown };
+        value = obj.source ?? obj.key;
+      } catch {
+        throw new FacefleetError('E_BAD_JOB', `${file}:${lineNo}: not valid JSON`);
+      }
+    }
+    if (typeof value !== 'string' || value === '') throw new FacefleetError('E_BAD_JOB', `${file}:${lineNo}: no key`);
+    yield toSourceKey(value, base);
+  }
+}
+
+/** Keys given on the command line. */
+export async function* fromArgs(args: readonly string[], base: string): AsyncGenerator<SourceKey> {
+  for (const a of args) yield toSourceKey(a, base);
+}

@@ -1,0 +1,132 @@
+import type { Logger } from 'pino';
+import type { DecodeOptions } from '../detectors/detector';
+import type { DetectionEngine } from '../engine/detection-engine';
+import { FacefleetError } from '../errors';
+import type { ImageLimits } from '../imaging/probe-image';
+import { detectImage } from '../engine/detect-image';
+import { JobData, parseJobData } from '../queue/job-data';
+import { DetectionResult, JobSummary, RESULT_SCHEMA_ID, resultMetadata } from '../queue/result';
+import { validateKey } from '../storage/key';
+import { joinKey } from '../storage/location';
+import type { ResolvedLocation, StoreRegistry } from '../storage/store-registry';
+import type { FleetMetrics } from '../telemetry/metrics';
+
+/** What the processor needs from its surroundings. */
+export interface ProcessorDeps {
+  engine: DetectionEngine;
+  stores: StoreRegistry;
+  limits: ImageLimits & { maxBytes: number };
+  workerId: string;
+  /** Treat every job as incremental. */
+  forceIncremental: boolean;
+  metrics?: FleetMetrics;
+}
+
+/**
+ * Processes one detection job: validate → (incremental check) → download → decode and letterbox →
+ * batched inference → result JSON written all-or-nothing → summary. Throws a `FacefleetError` whose
+ * kind tells the caller whether a retry can help; nothing is written unless the result is complete.
+ */
+export class JobProcessor {
+  constructor(private readonly deps: ProcessorDeps) {}
+
+  /** The model this processor runs. */
+  get model(): { id: string; version: string } {
+    return { id: this.deps.engine.detector.id, version: this.deps.engine.detector.version };
+  }
+
+  async process(raw: unknown, log?: Logger): Promise<JobSummary> {
+    const data = parseJobData(raw);
+    if (data.model !== this.model.id) {
+      throw new FacefleetError('E_BAD_JOB', `job asks for model ${data.model}, this worker runs ${this.model.id}`);
+    }
+    const src = this.deps.stores.resolve(data.source);
+    const key = data.key ?? src.key;
+    validateKey(key);
+    const resultUrl = resultUrlFor(data.results, key);
+    const dst = this.deps.stores.resolve(resultUrl);
+
+    if (data.incremental || this.deps.forceIncremental) {
+      const head = await src.store.head(src.key);
+      if (!head) throw new FacefleetError('E_NOT_FOUND', `source ${data.source} does not exist`);
+      if (await this.isCurrent(dst, head.etag)) {
+        log?.debug({ key }, 'result is current: skipped');
+        return { status: 'skipped', key, result: resultUrl, faces: -1 };
+      }
+    }
+
+    const labels = { model: this.model.id };
+    const t0 = performance.now();
+    const { body, head } = await src.store.get(src.key, { maxBytes: this.deps.limits.maxBytes });
+    const t1 = performance.now();
+    const det = await detectImage(this.deps.engine, body, this.deps.limits, overridesOf(data));
+    const faces = det.faces;
+    const result: DetectionResult = {
+      schema: RESULT_SCHEMA_ID,
+      key,
+      source: { url: data.source, etag: head.etag, size: head.size },
+      model: this.model,
+      image: det.image,
+      faces,
+      timings: {
+        downloadMs: round(t1 - t0),
+        decodeMs: round(det.decodeMs),
+        inferenceMs: round(det.inferenceMs),
+        postprocessMs: round(det.postprocessMs),
+        batchSize: det.batchSize,
+      },
+      runId: data.runId,
+      worker: this.deps.workerId,
+      createdAt: new Date().toISOString(),
+    };
+    const t3 = performance.now();
+    await dst.store.put(dst.key, JSON.stringify(result), { contentType: 'application/json', metadata: { ...resultMetadata(result) } });
+    const t4 = performance.now();
+    const m = this.deps.metrics;
+    if (m) {
+      m.stageDuration.observe({ ...labels, stage: 'download' }, (t1 - t0) / 1000);
+      m.stageDuration.observe({ ...labels, stage: 'decode' }, det.decodeMs / 1000);
+      m.stageDuration.observe({ ...labels, stage: 'upload' }, (t4 - t3) / 1000);
+      m.facesDetected.inc(labels, faces.length);
+      m.facesPerImage.observe(labels, faces.length);
+      for (const f of faces) m.faceConfidence.observe(labels, f.score);
+    }
+    return { status: 'done', key, result: resultUrl, faces: faces.length };
+  }
+
+  /** True when the stored result was made from this source ETag by this model id and version. */
+  private async isCurrent(dst: ResolvedLocation, sourceEtag: string): Promise<boolean> {
+    const head = await dst.store.head(dst.key);
+    if (!head) return false;
+    let meta: Record<string, string | undefined> = head.metadata;
+    if (!meta['source-etag']) {
+      // Stores without object metadata (files): the result itself carries the same facts.
+      const stored = JSON.parse((await dst.store.get(dst.key)).body.toString('utf8')) as Partial<DetectionResult>;
+      meta = { 'source-etag': stored.source?.etag, 'model-id': stored.model?.id, 'model-version': stored.model?.version };
+    }
+    return meta['source-etag'] === sourceEtag && meta['model-id'] === this.model.id && meta['model-version'] === this.model.version;
+  }
+}
+
+/** `<results>/<key>.json`, for a results location URL with or without a trailing `/`. */
+export function resultUrlFor(results: string, key: string): string {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*\/?)(.*)$/.exec(results);
+  if (!match) throw new FacefleetError('E_BAD_JOB', `results location ${JSON.stringify(results)} is not a URL`);
+  const [, head, prefix] = match;
+  const base = head.endsWith('/') ? head : `${head}/`;
+  return base + joinKey(prefix, `${key}.json`);
+}
+
+function overridesOf(data: JobData): Partial<DecodeOptions> & { maxFaces?: number } {
+  const o = data.options;
+  if (!o) return {};
+  return {
+    ...(o.scoreThreshold !== undefined ? { scoreThreshold: o.scoreThreshold } : {}),
+    ...(o.iouThreshold !== undefined ? { iouThreshold: o.iouThreshold } : {}),
+    ...(o.maxFaces !== undefined ? { maxFaces: o.maxFaces } : {}),
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,101 @@
+import { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import { imageLimits } from '../config/model-config';
+import type { WorkerConfig } from '../config/worker-config';
+import { loadModel, LoadedModel } from '../engine/build-engine';
+import type { BatchStats } from '../engine/detection-engine';
+import { Lifecycle } from '../lifecycle/lifecycle';
+import { createRedis } from '../queue/connection';
+import { s3ClientConfigFromEnv } from '../storage/s3-client-config';
+import { StoreRegistry } from '../storage/store-registry';
+import { safeRedisUrl } from '../telemetry/logger';
+import { FleetMetrics } from '../telemetry/metrics';
+import { startMetricsServer } from '../telemetry/metrics-server';
+import { QueueMonitor } from '../telemetry/queue-monitor';
+import { FleetWorker } from './fleet-worker';
+import { JobProcessor } from './job-processor';
+
+/** A running worker and what it is made of. */
+export interface RunningWorker {
+  lifecycle: Lifecycle;
+  metrics: FleetMetrics;
+  fleet: FleetWorker;
+  model: LoadedModel;
+  /** Port of the metrics server, when enabled. */
+  metricsPort?: number;
+}
+
+/** The package version, for `facefleet_worker_info`. */
+export const VERSION: string = (require('../../../package.json') as { version: string }).version;
+
+/**
+ * Builds and starts a worker from its config: model and inference thread first (a fatal error stops
+ * here, before any job is taken), then Redis, storage, the BullMQ worker, metrics, and the ordered
+ * shutdown: stop fetching → finish the batch in flight and write its results → close the session →
+ * close storage and Redis → stop the metrics server → flush logs.
+ */
+export async function startWorker(
+  config: Readonly<WorkerConfig>,
+  log: Logger,
+  options: { handleSignals?: boolean; onBatch?: (b: BatchStats) => void } = {},
+): Promise<RunningWorker> {
+  const lifecycle = new Lifecycle({ drainDeadlineMs: config.drainTimeoutMs, logger: log });
+  const metrics = new FleetMetrics();
+  const model = await loadModel(config, { metrics, onPull: (m) => log.info(m), onBatch: options.onBatch });
+  for (const w of model.warnings) log.warn(w);
+  metrics.initSeries(config.queue, model.detector.id);
+  metrics.workerInfo.labels(VERSION, model.detector.id, model.detector.version, model.session.info.provider).set(1);
+
+  const redis = createRedis(config.redisUrl);
+  const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env) });
+  const processor = new JobProcessor({
+    engine: model.engine,
+    stores,
+    limits: imageLimits(config),
+    workerId: config.workerId,
+    forceIncremental: config.forceIncremental,
+    metrics,
+  });
+  const target = { queue: config.queue, prefix: config.redisPrefix };
+  const fleet = new FleetWorker(processor, redis, { target, concurrency: config.effectiveConcurrency, lockDurationMs: config.lockDurationMs }, log, metrics);
+  const monitorQueue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
+  const monitor = new QueueMonitor(monitorQueue, metrics);
+  monitor.start();
+
+  let lastTick = Date.now();
+  const ticker = setInterval(() => (lastTick = Date.now()), 1000);
+  ticker.unref();
+  let metricsPort: number | undefined;
+  let closeServer: (() => Promise<void>) | undefined;
+  if (config.metricsPort > 0) {
+    const server = await startMetricsServer({
+      host: config.metricsHost,
+      port: config.metricsPort,
+      registry: metrics.registry,
+      liveness: () => (Date.now() - lastTick < 10_000 ? { ok: true } : { ok: false, reason: 'event loop stalled' }),
+      readiness: async () => {
+        if (lifecycle.state !== 'running') return { ok: false, reason: lifecycle.state };
+        if (!model.session.alive) return { ok: false, reason: 'inference thread down' };
+        if (redis.status !== 'ready') return { ok: false, reason: `redis ${redis.status}` };
+        return { ok: true };
+      },
+    });
+    metricsPort = server.port;
+    closeServer = server.close;
+  }
+
+  lifecycle.add({ name: 'stop fetching and finish jobs in hand', close: () => fleet.close() });
+  lifecycle.add({ name: 'close the inference session', close: () => model.close() });
+  lifecycle.add({ name: 'stop the queue monitor', close: async () => { monitor.stop(); clearInterval(ticker); await monitorQueue.close(); } });
+  lifecycle.add({ name: 'close storage', close: () => stores.closeAll() });
+  lifecycle.add({ name: 'close redis', close: async () => { await redis.quit().catch(() => redis.disconnect()); } });
+  if (closeServer) lifecycle.add({ name: 'stop the metrics server', close: closeServer });
+  lifecycle.add({ name: 'flush logs', close: () => new Promise<void>((r) => log.flush(() => r())) });
+  if (options.handleSignals !== false) lifecycle.handleSignals();
+  lifecycle.running();
+  log.info(
+    { queue: config.queue, prefix: config.redisPrefix, redis: safeRedisUrl(config.redisUrl), model: model.detector.id, modelVersion: model.detector.version, provider: model.session.info.provider, batch: config.batch, concurrency: config.effectiveConcurrency, metricsPort, loadMs: Math.round(model.loadMs) },
+    'worker started',
+  );
+  return { lifecycle, metrics, fleet, model, metricsPort };
+}
