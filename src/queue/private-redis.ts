@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FacefleetError } from '../errors';
+import { freePort } from '../lifecycle/free-port';
 
 /** A `redis-server` started for this process alone. */
 export interface PrivateRedis {
@@ -24,19 +25,6 @@ export interface PrivateRedisOptions {
   aof?: boolean;
   /** Extra `redis-server` arguments. */
   args?: string[];
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** True when `redis-server` is on PATH. */
