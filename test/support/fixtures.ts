@@ -37,12 +37,3 @@ export function allFixtures(): FixtureEntry[] {
     return manifest.map((e) => ({ ...e, faces: e.faces ?? [], folder, path: path.join(folder, e.file) }));
   });
 }
-
-/** Intersection over union of two [x1, y1, x2, y2] boxes. */
-export function boxIou(a: readonly number[], b: readonly number[]): number {
-  const iw = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-  const ih = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-  const inter = iw * ih;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return union > 0 ? inter / union : 0;
-}
