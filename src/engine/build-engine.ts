@@ -6,6 +6,7 @@ import { parseMogFaceManifest } from '../detectors/mogface-manifest';
 import { FacefleetError } from '../errors';
 import { SessionHost } from '../inference/session-host';
 import { pullBlazeFace } from '../models/blazeface-pull';
+import { sha256File } from '../models/file-digest';
 import { resolveModelCacheDir } from '../models/model-cache';
 import { loadManifest } from '../models/registry';
 import type { FleetMetrics } from '../telemetry/metrics';
@@ -67,6 +68,9 @@ export async function loadModel(settings: ModelSettings, options: { metrics?: Fl
     const manifestPath = `${modelPath}.manifest.json`;
     if (!fs.existsSync(manifestPath)) throw new FacefleetError('E_MODEL', `no model manifest beside ${modelPath} (expected ${manifestPath}, written by export.py)`);
     const manifest = parseMogFaceManifest(JSON.parse(fs.readFileSync(manifestPath, 'utf8')), manifestPath);
+    if (!fs.existsSync(modelPath)) throw new FacefleetError('E_MODEL', `model file ${modelPath} does not exist`);
+    const digest = await sha256File(modelPath);
+    if (digest !== manifest.sha256) throw new FacefleetError('E_MODEL', `${modelPath} does not match its manifest: sha256 ${digest}, manifest says ${manifest.sha256}`);
     if (manifest.randomInit) warnings.push('random-init: not a detector — this MogFace export has random weights; its detections are meaningless (shapes and speed only)');
     detector = new MogFaceDetector(manifest, settings.canvas);
   }
@@ -81,6 +85,7 @@ export async function loadModel(settings: ModelSettings, options: { metrics?: Fl
   });
   try {
     checkSession(detector, session.info.inputNames, session.info.outputNames, modelPath);
+    if (detector instanceof MogFaceDetector) detector.checkSessionShapes(session.info.inputNames, session.info.outputNames);
   } catch (err) {
     await session.close();
     throw err;
