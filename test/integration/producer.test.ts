@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { backlogOf, enqueueRun } from '../../src/producer/enqueue-run';
+import { fromManifest, SourceKey } from '../../src/producer/key-sources';
+import { jobIdFor } from '../../src/queue/job-data';
+import { openFleet } from '../support/fleet';
+import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+
+async function collect(it: AsyncIterable<SourceKey>): Promise<SourceKey[]> {
+  const out: SourceKey[] = [];
+  for await (const k of it) out.push(k);
+  return out;
+}
+
+describe('producer', () => {
+  let redis: PrivateRedis;
+  let tmp: string;
+  beforeAll(async () => {
+    redis = await startRedis();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-prod-'));
+  });
+  afterAll(async () => {
+    await redis?.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('reads plain, JSONL and CSV manifests, resolving relative keys against the base', async () => {
+    const plain = path.join(tmp, 'keys.txt');
+    fs.writeFileSync(plain, '# comment\na/1.jpg\n\ns3://other/x/2.jpg\n');
+    const jsonl = path.join(tmp, 'keys.jsonl');
+    fs.writeFileSync(jsonl, '{"key":"a/1.jpg"}\n{"key":"b/2.png","size":3}\n');
+    const csv = path.join(tmp, 'keys.csv');
+    fs.writeFileSync(csv, 'size,key\n10,a/1.jpg\n20,"b/2.png"\n');
+    expect(await collect(fromManifest(plain, 's3://photos/base/'))).toEqual([
+      { source: 's3://photos/base/a/1.jpg', key: 'a/1.jpg' },
+      { source: 's3://other/x/2.jpg', key: 'x/2.jpg' },
+    ]);
+    expect((await collect(fromManifest(jsonl, 'file:///data/'))).map((k) => k.source)).toEqual(['file:///data/a/1.jpg', 'file:///data/b/2.png']);
+    expect((await collect(fromManifest(csv, 'file:///data/'))).map((k) => k.key)).toEqual(['a/1.jpg', 'b/2.png']);
+    const bad = path.join(tmp, 'bad.jsonl');
+    fs.writeFileSync(bad, '{"key":"../etc/passwd"}\n');
+    await expect(collect(fromManifest(bad, 'file:///data/'))).rejects.toMatchObject({ code: 'E_BAD_KEY' });
+  });
+
+  it('never lets the backlog exceed --max-backlog, and enqueues every key in the end', async () => {
+    const queue = uniqueQueue('backlog');
+    const fleet = openFleet(redis.url, queue);
+    const manifest = path.join(tmp, 'big.txt');
+    const total = 300;
+    fs.writeFileSync(manifest, Array.from({ length: total }, (_, i) => `missing/${i}.jpg`).join('\n'));
+    let maxSeen = 0;
+    let stop = false;
+    const sampler = (async () => {
+      while (!stop) {
+        maxSeen = Math.max(maxSeen, await backlogOf(fleet.queue));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      // The keys do not exist: each job fails fast with E_NOT_FOUND, which drains the backlog.
+      await fleet.startWorker({ batch: 4, concurrency: 4 });
+      let waited = 0;
+      const report = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromManifest(manifest, `file://${tmp}/`), {
+        runId: 'backlog',
+        results: `file://${tmp}/results`,
+        model: 'blazeface',
+        chunkSize: 50,
+        maxBacklog: 10,
+        backlogPollMs: 20,
+        onBackpressure: () => waited++,
+        onProgress: async () => {
+          maxSeen = Math.max(maxSeen, await backlogOf(fleet.queue));
+        },
+      });
+      expect(report.enqueued).toBe(total);
+      expect(waited).toBeGreaterThan(0);
+      const status = await fleet.waitForRun('backlog');
+      expect(status).toMatchObject({ total, failed: total });
+      expect(status.failures).toEqual({ E_NOT_FOUND: total });
+    } finally {
+      stop = true;
+      await sampler;
+      await fleet.close();
+    }
+    expect(maxSeen).toBeLessThanOrEqual(10);
+  });
+
+  it('treats the same key twice in a run as one job, and works under a Redis Cluster hash-tag prefix', async () => {
+    const fleet = openFleet(redis.url, uniqueQueue('dupe'), '{facefleet}');
+    try {
+      const keys = (async function* () {
+        yield { source: 'file:///nowhere/a.jpg', key: 'a.jpg' };
+        yield { source: 'file:///nowhere/a.jpg', key: 'a.jpg' };
+        yield { source: 'file:///nowhere/b.jpg', key: 'b.jpg' };
+      })();
+      const options = { runId: 'dupes', results: `file://${tmp}/r`, model: 'blazeface' };
+      const first = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, keys, options);
+      expect(first).toMatchObject({ enqueued: 2, duplicates: 1 });
+      const again = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, (async function* () {
+        yield { source: 'file:///nowhere/a.jpg', key: 'a.jpg' };
+      })(), options);
+      expect(again).toMatchObject({ enqueued: 0, duplicates: 1 });
+      expect(await fleet.queue.getWaitingCount()).toBe(2);
+      const job = await fleet.queue.getJob(jobIdFor('file:///nowhere/a.jpg', 'blazeface', 'dupes'));
+      expect(job?.data).toMatchObject({ v: 1, source: 'file:///nowhere/a.jpg', key: 'a.jpg', runId: 'dupes', model: 'blazeface' });
+      const keysInRedis = await fleet.redis.keys(`*${fleet.queueName}*`);
+      expect(keysInRedis.length).toBeGreaterThan(0);
+      expect(keysInRedis.every((k) => k.startsWith('{facefleet}:'))).toBe(true);
+      expect((await fleet.runs.get('dupes'))?.total).toBe(2);
+    } finally {
+      await fleet.close();
+    }
+  });
+});
