@@ -57,7 +57,7 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
   const opts = jobOptions(options.policy ?? DEFAULT_JOB_POLICY, options.priority);
   await runs.create(options.runId, { results: options.results, model: options.model });
   const report: EnqueueReport = { runId: options.runId, enqueued: 0, duplicates: 0 };
-  let chunk: SourceKey[] = [];
+  const chunk: SourceKey[] = [];
   let backlog = await backlogOf(queue);
 
   const flush = async () => {
