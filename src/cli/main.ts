@@ -1,11 +1,13 @@
 import { Command, Option } from 'commander';
-import { runEnqueue } from '../../producer/enqueue';
-import { runWorker } from '../../workers/worker';
-import { runDemo } from '../demo/run-demo';
 import { FacefleetError } from '../errors';
-import { runDetect } from './detect-command';
-import { runModels } from './models-command';
-import { runRuns } from './runs-command';
+
+// Commands load their modules when they run, so `--help` and config errors answer at once.
+const runWorker = async (opts: Record<string, unknown>) => (await import('../../workers/worker.js')).runWorker(opts);
+const runEnqueue = async (keys: string[], opts: Record<string, unknown>) => (await import('../../producer/enqueue.js')).runEnqueue(keys, opts);
+const runRuns = async (id: string | undefined, opts: Record<string, unknown>) => (await import('./runs-command.js')).runRuns(id, opts);
+const runDetect = async (files: string[], opts: Record<string, unknown>) => (await import('./detect-command.js')).runDetect(files, opts);
+const runDemo = async (opts: Record<string, unknown>) => (await import('../demo/run-demo.js')).runDemo(opts);
+const runModels = async (action: 'pull' | 'list') => (await import('./models-command.js')).runModels(action);
 
 /** Flags shared by commands that load a model. */
 function modelOptions(cmd: Command): Command {
@@ -44,6 +46,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--metrics-host <addr>', 'address the metrics server binds').env('FACEFLEET_METRICS_HOST').default('0.0.0.0'))
     .addOption(new Option('--drain-timeout-ms <ms>', 'shutdown deadline (keep below the pod grace period)').env('FACEFLEET_DRAIN_TIMEOUT_MS').default('25000'))
     .addOption(new Option('--lock-duration-ms <ms>', 'BullMQ job lock duration').env('FACEFLEET_LOCK_DURATION_MS').default('60000'))
+    .addOption(new Option('--stalled-interval-ms <ms>', 'how often jobs held by dead workers are looked for and requeued').env('FACEFLEET_STALLED_INTERVAL_MS').default('30000'))
     .addOption(new Option('--worker-id <id>', 'worker id in results and logs (default <hostname>-<pid>)').env('FACEFLEET_WORKER_ID'))
     .addOption(new Option('--attempts <n>', 'retry attempts for transient errors').env('FACEFLEET_ATTEMPTS').default('5'))
     .action(async (opts) => runWorker(opts));

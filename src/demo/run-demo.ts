@@ -48,7 +48,7 @@ export async function runDemo(flags: Record<string, unknown> & { images?: string
   const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);
 
   let redis: PrivateRedis | undefined;
-  const redisUrl = process.env.REDIS_URL ?? (redis = await startPrivateRedis()).url;
+  const redisUrl = process.env.REDIS_URL || (redis = await startPrivateRedis()).url;
   say(redis ? `started a private redis-server on ${redis.url}` : `using Redis at REDIS_URL`);
   const queueName = `facefleet-demo-${randomBytes(3).toString('hex')}`;
   const { images: _i, out: _o, json: _j, ...modelFlags } = flags;

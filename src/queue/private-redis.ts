@@ -68,7 +68,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
       if (!exited) {
         const gone = new Promise<void>((r) => child.once('exit', () => r()));
         child.kill('SIGTERM');
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000).unref())]);
         if (!exited) child.kill('SIGKILL');
       }
       if (ownDir) fs.rmSync(dir, { recursive: true, force: true });

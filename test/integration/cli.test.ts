@@ -1,0 +1,75 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { iou } from '../../src/detectors/nms';
+import { findRepoRoot } from '../../src/models/registry';
+import { allFixtures } from '../support/fixtures';
+
+const root = findRepoRoot();
+const cli = path.join(root, 'bin', 'facefleet.js');
+
+function facefleet(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 180_000 });
+}
+
+describe('facefleet detect', () => {
+  const fixtures = allFixtures();
+  let tmp: string;
+  beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-cli-'))));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('prints results in input order with classified errors, annotates, and exits 2 when any failed', () => {
+    const files = fixtures.map((f) => f.path);
+    const run = facefleet(['detect', '--json', '--annotate', tmp, ...files]);
+    expect(run.status).toBe(2);
+    const entries = JSON.parse(run.stdout) as Array<{ file: string; faces?: Array<{ box: number[]; score: number }>; error?: { code: string }; annotated?: string }>;
+    expect(entries.map((e) => e.file)).toEqual(files);
+    fixtures.forEach((f, i) => {
+      const e = entries[i];
+      if (f.expectError) {
+        expect(e.error?.code).toMatch(/^E_/);
+        if (f.expectCode) expect(e.error?.code).toBe(f.expectCode);
+        return;
+      }
+      expect(e.error).toBeUndefined();
+      expect(fs.existsSync(e.annotated!)).toBe(true);
+      for (const face of f.faces.filter((x) => x.difficulty === 'easy')) expect(e.faces!.some((d) => iou(d.box, face.box) >= 0.5)).toBe(true);
+    });
+  });
+
+  it('exits 0 when every file succeeds and prints a table without --json', () => {
+    const ok = fixtures.filter((f) => !f.expectError).slice(0, 2).map((f) => f.path);
+    const run = facefleet(['detect', ...ok]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/face\(s\)/);
+  });
+
+  it('rejects a bad option value before loading anything, naming it', () => {
+    const run = facefleet(['detect', '--batch', '0', fixtures[0].path]);
+    expect(run.status).toBe(64);
+    expect(run.stderr).toMatch(/batch .*given "0"/);
+  });
+});
+
+describe('facefleet demo', () => {
+  it('runs the embedded default and prints a machine-readable summary with real detections', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-demo-'));
+    try {
+      const env: Record<string, string> = {};
+      if (process.env.REDIS_URL) env.REDIS_URL = '';
+      const run = facefleet(['demo', '--json', '--out', out], env);
+      expect(run.status).toBe(0);
+      const summary = JSON.parse(run.stdout);
+      expect(Object.keys(summary)).toEqual(expect.arrayContaining(['images', 'succeeded', 'failed', 'faces', 'imagesPerSecond', 'failures', 'results']));
+      expect(summary.images).toBe(fs.readdirSync(path.join(root, 'samples')).filter((f) => !f.endsWith('.md')).length);
+      expect(summary.faces).toBeGreaterThanOrEqual(6);
+      expect(summary.failures).toEqual([{ key: 'corrupt-truncated.jpg', code: 'E_DECODE' }]);
+      const grid = summary.results.find((r: { key: string }) => r.key === 'astronaut-grid4.jpg');
+      expect(grid.faces).toHaveLength(4);
+      expect(fs.readdirSync(path.join(out, 'annotated')).length).toBe(summary.succeeded);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
