@@ -7,6 +7,7 @@ const runEnqueue = async (keys: string[], opts: Record<string, unknown>) => (awa
 const runRuns = async (id: string | undefined, opts: Record<string, unknown>) => (await import('./runs-command.js')).runRuns(id, opts);
 const runDetect = async (files: string[], opts: Record<string, unknown>) => (await import('./detect-command.js')).runDetect(files, opts);
 const runDemo = async (opts: Record<string, unknown>) => (await import('../demo/run-demo.js')).runDemo(opts);
+const runFailed = async (action: 'list' | 'retry' | 'export', opts: Record<string, unknown>) => (await import('./failed-command.js')).runFailed(action, opts);
 const runModels = async (action: 'pull' | 'list') => (await import('./models-command.js')).runModels(action);
 
 /** Flags shared by commands that load a model. */
@@ -93,6 +94,25 @@ export function buildProgram(): Command {
     .action(async (opts) => {
       const summary = await runDemo(opts);
       process.exitCode = summary.results.length > 0 ? 0 : 1;
+    });
+
+  const failed = program.command('failed').description('the dead-letter view: failed jobs with their codes');
+  const failedFilters = (cmd: Command) =>
+    queueOptions(cmd).option('--run <id>', 'only this run').option('--code <code>', 'only this failure code (e.g. E_DECODE)');
+  failedFilters(failed.command('list', { isDefault: true }).description('list failed jobs with codes and messages'))
+    .option('--json', 'machine-readable output')
+    .action(async (opts) => {
+      process.exitCode = await runFailed('list', opts);
+    });
+  failedFilters(failed.command('retry').description('re-queue failed jobs whose code is transient (E_STORAGE, E_INFERENCE, E_SHUTDOWN)'))
+    .option('--all', 'also re-queue permanent failures')
+    .action(async (opts) => {
+      process.exitCode = await runFailed('retry', opts);
+    });
+  failedFilters(failed.command('export').description('write failed jobs as a JSONL manifest for enqueue --manifest'))
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (opts) => {
+      process.exitCode = await runFailed('export', opts);
     });
 
   const models = program.command('models').description('manage models');

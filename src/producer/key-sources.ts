@@ -62,12 +62,19 @@ export async function* fromManifest(file: string, base: string): AsyncGenerator<
     let value: unknown = line;
     if (csvColumn >= 0) value = line.split(',')[csvColumn]?.trim().replace(/^"|"$/g, '');
     else if (line.startsWith('{')) {
+      let obj: { key?: unknown; source?: unknown };
       try {
-        const obj = JSON.parse(line) as { key?: unknown; source?: unknown };
-        value = obj.source ?? obj.key;
+        obj = JSON.parse(line) as { key?: unknown; source?: unknown };
       } catch {
         throw new FacefleetError('E_BAD_JOB', `${file}:${lineNo}: not valid JSON`);
       }
+      // A line with both a source URL and a key (as `facefleet failed export` writes) keeps both.
+      if (typeof obj.source === 'string' && typeof obj.key === 'string') {
+        parseLocation(obj.source);
+        yield { source: obj.source, key: joinKey('', obj.key) };
+        continue;
+      }
+      value = obj.source ?? obj.key;
     }
     if (typeof value !== 'string' || value === '') throw new FacefleetError('E_BAD_JOB', `${file}:${lineNo}: no key`);
     yield toSourceKey(value, base);
