@@ -16,6 +16,13 @@ const workerSchema = z.object({
   drainTimeoutMs: int(1000, 3_600_000).default(25_000),
   /** BullMQ lock duration in ms; renewed from the main thread while a batch runs. @defaultValue 60000 */
   lockDurationMs: int(5_000, 3_600_000).default(60_000),
+  /**
+   * How often BullMQ looks for stalled jobs (held by a worker that died), in ms. A dead worker's jobs
+   * return to waiting once their locks have expired and two checks have passed; BullMQ runs at most one
+   * check per interval for the whole queue and may skip one, so allow `lockDurationMs` plus 2 to 4
+   * intervals. @defaultValue 30000 (env `FACEFLEET_STALLED_INTERVAL_MS`)
+   */
+  stalledIntervalMs: int(1_000, 3_600_000).default(30_000),
   /** Worker id written into results and logs. @defaultValue `<hostname>-<pid>` (env `FACEFLEET_WORKER_ID`) */
   workerId: z.string().min(1).max(200).default(`${os.hostname()}-${process.pid}`),
   /** Retry attempts for transient errors. @defaultValue 5 */
@@ -36,6 +43,7 @@ export function loadWorkerConfig(flags: Record<string, unknown>, env: Record<str
     metricsHost: 'FACEFLEET_METRICS_HOST',
     drainTimeoutMs: 'FACEFLEET_DRAIN_TIMEOUT_MS',
     lockDurationMs: 'FACEFLEET_LOCK_DURATION_MS',
+    stalledIntervalMs: 'FACEFLEET_STALLED_INTERVAL_MS',
     workerId: 'FACEFLEET_WORKER_ID',
     attempts: 'FACEFLEET_ATTEMPTS',
   });

@@ -15,6 +15,8 @@ export interface FleetWorkerOptions {
   concurrency: number;
   /** BullMQ lock duration, ms. */
   lockDurationMs: number;
+  /** How often BullMQ checks for stalled jobs, ms. @defaultValue 30000 */
+  stalledIntervalMs?: number;
   /** Start consuming at once (false: call `run()` later). @defaultValue true */
   autorun?: boolean;
 }
@@ -42,6 +44,7 @@ export class FleetWorker {
       prefix: options.target.prefix,
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs ?? 30_000,
       autorun: options.autorun ?? true,
       // Stalled jobs (a worker killed mid-batch) return to waiting; a few times, then they fail.
       maxStalledCount: 3,

@@ -57,7 +57,7 @@ export async function startWorker(
     metrics,
   });
   const target = { queue: config.queue, prefix: config.redisPrefix };
-  const fleet = new FleetWorker(processor, redis, { target, concurrency: config.effectiveConcurrency, lockDurationMs: config.lockDurationMs }, log, metrics);
+  const fleet = new FleetWorker(processor, redis, { target, concurrency: config.effectiveConcurrency, lockDurationMs: config.lockDurationMs, stalledIntervalMs: config.stalledIntervalMs }, log, metrics);
   const monitorQueue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
   const monitor = new QueueMonitor(monitorQueue, metrics);
   monitor.start();
