@@ -116,6 +116,27 @@ export class SessionHost {
     return run;
   }
 
+  /**
+   * Ends the thread as soon as it is between runs, without finishing queued runs (they reject) or
+   * releasing the session: for a forced process exit, which must not happen while the thread is inside
+   * `session.run` (onnxruntime then aborts the process with SIGABRT). Resolves once the thread is gone,
+   * or after `timeoutMs`.
+   */
+  abort(timeoutMs = 10_000): Promise<void> {
+    const worker = this.worker;
+    this.closing ??= Promise.resolve();
+    if (!worker) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      worker.postMessage({ type: 'exit' });
+    });
+  }
+
   /** Waits for runs in flight, releases the session and ends the thread. Idempotent. */
   close(): Promise<void> {
     if (!this.closing) this.closing = this.doClose();

@@ -52,6 +52,9 @@ async function main(): Promise<void> {
   }
 
   port!.on('message', async (msg: ToThread) => {
+    // Ends only this thread, and from a message handler, never from inside session.run: a thread torn
+    // down while onnxruntime is in native code aborts the whole process.
+    if (msg.type === 'exit') process.exit(0);
     if (msg.type === 'close') {
       await session.release().catch(() => undefined);
       post({ type: 'closed' });

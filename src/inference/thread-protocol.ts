@@ -18,8 +18,8 @@ export interface WireTensor {
   dims: number[];
 }
 
-/** Messages from the main thread. */
-export type ToThread = { type: 'run'; id: number; feeds: Record<string, WireTensor> } | { type: 'close' };
+/** Messages from the main thread (`exit`: end the thread now, between runs, without releasing the session). */
+export type ToThread = { type: 'run'; id: number; feeds: Record<string, WireTensor> } | { type: 'close' } | { type: 'exit' };
 
 /** Messages from the inference thread. */
 export type FromThread =

@@ -4,6 +4,7 @@ import { imageLimits } from '../config/model-config';
 import type { WorkerConfig } from '../config/worker-config';
 import { loadModel, LoadedModel } from '../engine/build-engine';
 import type { BatchStats } from '../engine/detection-engine';
+import type { SessionHost } from '../inference/session-host';
 import { Lifecycle } from '../lifecycle/lifecycle';
 import { createRedis } from '../queue/connection';
 import { s3ClientConfigFromEnv } from '../storage/s3-client-config';
@@ -39,9 +40,17 @@ export async function startWorker(
   log: Logger,
   options: { handleSignals?: boolean; onBatch?: (b: BatchStats) => void } = {},
 ): Promise<RunningWorker> {
-  const lifecycle = new Lifecycle({ drainDeadlineMs: config.drainTimeoutMs, logger: log });
+  const inference: { session?: SessionHost } = {};
+  const lifecycle = new Lifecycle({
+    drainDeadlineMs: config.drainTimeoutMs,
+    logger: log,
+    // Ending the process while the inference thread is inside onnxruntime aborts it (SIGABRT instead of
+    // the exit code): a forced exit first lets the thread stop between two runs.
+    exit: (code) => void (inference.session?.abort() ?? Promise.resolve()).then(() => process.exit(code)),
+  });
   const metrics = new FleetMetrics();
   const model = await loadModel(config, { metrics, onPull: (m) => log.info(m), onBatch: options.onBatch });
+  inference.session = model.session;
   for (const w of model.warnings) log.warn(w);
   metrics.initSeries(config.queue, model.detector.id);
   metrics.workerInfo.labels(VERSION, model.detector.id, model.detector.version, model.session.info.provider).set(1);
