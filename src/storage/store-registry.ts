@@ -21,6 +21,12 @@ export interface StoreRegistryOptions {
   fileStore?: (root: string) => ObjectStore;
   /** Builds the store of a bucket from the shared client. @defaultValue `new S3Store(bucket, client, s3Store)` */
   s3StoreFactory?: (bucket: string, client: S3Client) => ObjectStore;
+  /**
+   * Absolute folders that `file://` URLs may name. When given, a file URL outside every root fails
+   * with `E_BAD_KEY`, and each root gets its own store, so symlinks cannot lead out of it either.
+   * @defaultValue unset: any path (for local use; set it on shared workers)
+   */
+  fileRoots?: readonly string[];
 }
 
 /** A store and a key inside it, from {@link StoreRegistry.resolve}. */
@@ -56,6 +62,13 @@ export class StoreRegistry {
   resolve(url: string): ResolvedLocation {
     if (this.closing) throw new FacefleetError('E_SHUTDOWN', 'store registry is closed');
     const location = parseLocation(url);
+    if (location.scheme === 'file' && this.options.fileRoots) {
+      const full = `/${location.key}`;
+      const root = this.options.fileRoots.map((r) => r.replace(/\/+$/, '')).find((r) => full.startsWith(`${r}/`));
+      if (root === undefined) throw new FacefleetError('E_BAD_KEY', `${url} is outside the allowed file roots (${this.options.fileRoots.join(', ')})`);
+      location.root = root;
+      location.key = full.slice(root.length + 1);
+    }
     const id = location.scheme === 's3' ? `s3://${location.bucket}` : `file://${location.root}`;
     let store = this.stores.get(id);
     if (!store) {

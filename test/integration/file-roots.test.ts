@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { StoreRegistry } from '../../src/storage/store-registry';
+
+/** A worker with --file-roots cannot be made to read or write outside them. */
+describe('file roots', () => {
+  let tmp: string;
+  let registry: StoreRegistry;
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-roots-'));
+    fs.mkdirSync(path.join(tmp, 'photos'));
+    fs.mkdirSync(path.join(tmp, 'secret'));
+    fs.writeFileSync(path.join(tmp, 'photos', 'a.jpg'), 'inside');
+    fs.writeFileSync(path.join(tmp, 'secret', 'key.pem'), 'outside');
+    fs.symlinkSync(path.join(tmp, 'secret'), path.join(tmp, 'photos', 'escape'));
+    registry = new StoreRegistry({ fileRoots: [path.join(tmp, 'photos'), path.join(tmp, 'results/')] });
+  });
+  afterAll(async () => {
+    await registry.closeAll();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('reads inside a root, keyed relative to it', async () => {
+    const { store, key } = registry.resolve(`file://${tmp}/photos/a.jpg`);
+    expect(key).toBe('a.jpg');
+    expect((await store.get(key)).body.toString()).toBe('inside');
+  });
+
+  it('refuses paths outside every root, including prefix look-alikes', () => {
+    expect(() => registry.resolve(`file://${tmp}/secret/key.pem`)).toThrow(expect.objectContaining({ code: 'E_BAD_KEY' }));
+    expect(() => registry.resolve(`file://${tmp}/photos-other/x.jpg`)).toThrow(expect.objectContaining({ code: 'E_BAD_KEY' }));
+    expect(() => registry.resolve(`file://${tmp}/photos/../secret/key.pem`)).toThrow(expect.objectContaining({ code: 'E_BAD_KEY' }));
+  });
+
+  it('does not follow a symlink out of the root', async () => {
+    const { store, key } = registry.resolve(`file://${tmp}/photos/escape/key.pem`);
+    await expect(store.get(key)).rejects.toMatchObject({ code: expect.stringMatching(/^E_(BAD_KEY|NOT_FOUND)$/) });
+  });
+
+  it('writes results only inside a root', async () => {
+    const { store, key } = registry.resolve(`file://${tmp}/results/r/a.jpg.json`);
+    await store.put(key, '{}');
+    expect(fs.readFileSync(path.join(tmp, 'results', 'r', 'a.jpg.json'), 'utf8')).toBe('{}');
+  });
+});
