@@ -1,0 +1,100 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { enqueueRun } from '../../src/producer/enqueue-run';
+import { fromPrefix } from '../../src/producer/key-sources';
+import { createRedis } from '../../src/queue/connection';
+import { RunStore } from '../../src/queue/run-store';
+import { StoreRegistry } from '../../src/storage/store-registry';
+import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { CliProcess, copyPhotos, pollUntil, ProcessGroup } from '../support/worker-process';
+
+/** True when the installed onnxruntime-node ships the CUDA provider (then `--providers cuda` may load). */
+function ortHasCuda(): boolean {
+  const bin = path.join(path.dirname(require.resolve('onnxruntime-node')), '..', 'bin');
+  return fs.readdirSync(bin, { recursive: true }).some((f) => /onnxruntime_providers_cuda/.test(String(f)));
+}
+
+/**
+ * Fatal start errors with real processes: a bad configuration or a model that cannot load ends the
+ * worker non-zero with a message naming the problem, before it takes a job (each queue holds one
+ * waiting job that must still be waiting afterwards).
+ */
+describe('worker fatal start errors', () => {
+  const procs = new ProcessGroup();
+  const stores = new StoreRegistry();
+  const queues: Queue[] = [];
+  let redis: PrivateRedis;
+  let conn: Redis;
+  let tmp: string;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    conn = createRedis(redis.url);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-fatal-'));
+    copyPhotos(path.join(tmp, 'photos'), 1);
+  });
+
+  afterAll(async () => {
+    await procs.killAll();
+    for (const q of queues) await q.close();
+    await conn?.quit().catch(() => conn.disconnect());
+    await stores.closeAll();
+    await redis?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** A fresh queue holding one waiting job. */
+  async function queueWithOneJob(): Promise<{ name: string; queue: Queue }> {
+    const name = uniqueQueue('fatal');
+    const queue = new Queue(name, { connection: conn, prefix: 'bull' });
+    queues.push(queue);
+    const runs = new RunStore(conn, { queue: name, prefix: 'bull' });
+    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/photos/`), { runId: `${name}-run`, results: `file://${tmp}/results/${name}`, model: 'blazeface' });
+    expect(report.enqueued).toBe(1);
+    return { name, queue };
+  }
+
+  /** Runs a worker that must not start; returns it after its exit. */
+  async function failedStart(flags: string[]): Promise<{ worker: CliProcess; code: number | null }> {
+    const { name, queue } = await queueWithOneJob();
+    const worker = procs.spawnWorker(redis.url, name, flags);
+    const { code, signal } = await worker.waitForExit(60_000);
+    expect(signal).toBeNull();
+    expect(code).not.toBe(0);
+    expect(worker.log('worker started')).toBeUndefined();
+    expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toEqual({ waiting: 1, active: 0, completed: 0, failed: 0 });
+    return { worker, code };
+  }
+
+  it('--model mogface without --model-path: exits non-zero naming modelPath', async () => {
+    const { worker } = await failedStart(['--model', 'mogface']);
+    expect(worker.log('worker cannot start')).toMatchObject({ level: 60, code: 'E_CONFIG' });
+    expect(worker.stderr).toMatch(/facefleet worker: .*modelPath.*--model-path/);
+  });
+
+  it('--batch 0: exits non-zero with a config error naming batch and the value given', async () => {
+    const { worker } = await failedStart(['--batch', '0']);
+    expect(worker.log('worker cannot start')).toMatchObject({ code: 'E_CONFIG' });
+    expect(worker.stderr).toMatch(/batch \(--batch\): .*given "0"/);
+  });
+
+  (ortHasCuda() ? it.skip : it)('--providers cuda on a CPU-only onnxruntime: fails at start naming the provider', async () => {
+    const { worker } = await failedStart(['--providers', 'cuda']);
+    expect(worker.log('worker cannot start')).toMatchObject({ level: 60, code: 'E_MODEL' });
+    expect(worker.stderr).toMatch(/facefleet worker: cannot load model .* with providers \[cuda\]/);
+  });
+
+  it('--providers cuda --allow-cpu-fallback: starts on the CPU, takes jobs, and stops with exit 0 on SIGTERM', async () => {
+    const { name, queue } = await queueWithOneJob();
+    const worker = procs.spawnWorker(redis.url, name, ['--providers', 'cuda', '--allow-cpu-fallback']);
+    const started = await worker.waitForStart();
+    expect(started.provider).toBe(ortHasCuda() ? 'cuda' : 'cpu (fallback)');
+    await pollUntil('the job completed', async () => ((await queue.getJobCounts('completed')).completed === 1 ? true : undefined), 60_000, 100);
+    worker.signal('SIGTERM');
+    expect(await worker.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+    expect(worker.log('stopped')).toMatchObject({ ok: true });
+  });
+});
