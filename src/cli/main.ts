@@ -9,6 +9,7 @@ const runDetect = async (files: string[], opts: Record<string, unknown>) => (awa
 const runDemo = async (opts: Record<string, unknown>) => (await import('../demo/run-demo.js')).runDemo(opts);
 const runFailed = async (action: 'list' | 'retry' | 'export', opts: Record<string, unknown>) => (await import('./failed-command.js')).runFailed(action, opts);
 const runModels = async (action: 'pull' | 'list') => (await import('./models-command.js')).runModels(action);
+const runServe = async (opts: Record<string, unknown>) => (await import('../serve/serve-command.js')).runServe(opts);
 
 /** Flags shared by commands that load a model. */
 function modelOptions(cmd: Command): Command {
@@ -114,6 +115,17 @@ export function buildProgram(): Command {
     .action(async (opts) => {
       process.exitCode = await runFailed('export', opts);
     });
+
+  modelOptions(queueOptions(program.command('serve').description('HTTP detection API with batching across callers, run views and a web console (token: env FACEFLEET_API_TOKEN)')))
+    .addOption(new Option('--host <addr>', 'address to bind (non-loopback without FACEFLEET_API_TOKEN prints a warning)').env('FACEFLEET_SERVE_HOST').default('127.0.0.1'))
+    .addOption(new Option('--port <port>', 'TCP port (0 = any free port)').env('FACEFLEET_SERVE_PORT').default('8080'))
+    .addOption(new Option('--max-in-flight <n>', 'detection requests admitted at once').env('FACEFLEET_SERVE_MAX_IN_FLIGHT').default('64'))
+    .addOption(new Option('--max-queue <n>', 'detection requests waiting for admission before 429').env('FACEFLEET_SERVE_MAX_QUEUE').default('64'))
+    .addOption(new Option('--queue-timeout-ms <ms>', 'longest wait for admission before 429').env('FACEFLEET_SERVE_QUEUE_TIMEOUT_MS').default('5000'))
+    .addOption(new Option('--allowed-locations <list>', 'comma-separated URL prefixes POST /v1/jobs may use (default: any)').env('FACEFLEET_SERVE_ALLOWED_LOCATIONS'))
+    .addOption(new Option('--no-console', 'do not serve the web console at /'))
+    .addOption(new Option('--drain-timeout-ms <ms>', 'shutdown deadline').env('FACEFLEET_DRAIN_TIMEOUT_MS').default('25000'))
+    .action(async (opts) => runServe(opts));
 
   const models = program.command('models').description('manage models');
   models.command('pull').description('download and verify the default model (BlazeFace) into the cache').action(async () => {

@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { DetectionEngine } from '../engine/detection-engine';
+import type { HealthVerdict } from '../telemetry/metrics-server';
+import type { FleetMetrics } from '../telemetry/metrics';
+import { Admission } from './admission';
+import { toApiError } from './api-error';
+import { BearerAuth } from './bearer-auth';
+import { consoleAssets } from './console-assets';
+import { detectRoute } from './detect-route';
+import { OpenApiCollector } from './openapi';
+import { RunsRoutesOptions, runsRoutes } from './runs-routes';
+import { ServeMetrics } from './serve-metrics';
+
+/** What the HTTP server is built from. */
+export interface ServerDeps {
+  engine: DetectionEngine;
+  metrics: FleetMetrics;
+  log: Logger;
+  /** Token every non-public route requires; none: no authentication. */
+  apiToken?: string;
+  admission: { maxInFlight: number; maxQueue: number; queueTimeoutMs: number };
+  /** Largest body, bytes, and decoded image, pixels. */
+  maxBytes: number;
+  maxPixels: number;
+  workerId: string;
+  /** Liveness: is the process making progress? */
+  liveness: () => HealthVerdict;
+  /** Readiness: can detection requests be served now? */
+  readiness: () => HealthVerdict;
+  /** The queue side (`/v1/jobs`, `/v1/runs…`); left out when absent. */
+  runs?: Omit<RunsRoutesOptions, 'log'>;
+  /** Folder of the console's static files; none: no console. */
+  consoleDir?: string;
+  version: string;
+}
+
+/** The built server and the admission control in front of detection. */
+export interface BuiltServer {
+  app: FastifyInstance;
+  admission: Admission;
+  serveMetrics: ServeMetrics;
+}
+
+/**
+ * Builds the Fastify app of `facefleet serve` (not listening yet): errors as `{ code, message }` with
+ * mapped statuses, bearer auth, request metrics on the process's registry, health, `/metrics`,
+ * `/openapi.json`, detection, the run routes and the console.
+ */
+export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
+  const app = Fastify({
+    logger: false,
+    genReqId: () => randomBytes(8).toString('hex'),
+    // Draining is answered by our own 503 with a JSON body and Retry-After.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  });
+  const serveMetrics = new ServeMetrics(deps.metrics.registry);
+  const admission = new Admission({
+    ...deps.admission,
+    onChange: (inFlight, queued) => {
+      serveMetrics.detectInFlight.set(inFlight);
+      serveMetrics.detectQueued.set(queued);
+    },
+    onReject: (reason) => serveMetrics.detectRejected.inc({ reason }),
+  });
+  const auth = deps.apiToken ? new BearerAuth(deps.apiToken) : undefined;
+  const openapi = new OpenApiCollector({
+    title: 'facefleet',
+    version: deps.version,
+    description: 'Face detection over HTTP with dynamic batching across callers, and the runs of the queue fleet.',
+    bearer: auth !== undefined,
+  });
+  openapi.attach(app);
+
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const t0 = performance.now();
+    serveMetrics.inFlight.inc();
+    reply.header('x-request-id', req.id);
+    reply.raw.once('close', () => {
+      serveMetrics.inFlight.dec();
+      const route = req.routeOptions.url ?? 'unmatched';
+      // A caller that went away before the answer was written is counted as 499, as nginx does.
+      const status = reply.raw.writableFinished ? String(reply.statusCode) : '499';
+      serveMetrics.requests.inc({ method: req.method, route, status });
+      serveMetrics.duration.observe({ method: req.method, route }, (performance.now() - t0) / 1000);
+      if (reply.statusCode >= 500) deps.log.warn({ reqId: req.id, method: req.method, route, status }, 'request failed');
+      else deps.log.debug({ reqId: req.id, method: req.method, route, status, ms: Math.round(performance.now() - t0) }, 'request');
+    });
+    if (auth && req.routeOptions.config?.public !== true) auth.check(req.headers.authorization);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const api = toApiError(err);
+    if (api.code === 'E_INTERNAL') deps.log.error({ reqId: req.id, err }, 'unhandled error');
+    if (api.status === 401) reply.header('www-authenticate', 'Bearer');
+    if (api.retryAfterS !== undefined) reply.header('retry-after', String(api.retryAfterS));
+    reply.code(api.status).header('cache-control', 'no-store').send({ code: api.code, message: api.message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ code: 'E_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  const probe = (check: () => HealthVerdict) => async (_req: FastifyRequest, reply: FastifyReply) => {
+    const verdict = check();
+    if (!verdict.ok) reply.code(503).header('retry-after', '1');
+    return { status: verdict.ok ? 'ok' : 'fail', ...(verdict.reason ? { reason: verdict.reason } : {}) };
+  };
+  const health = { type: 'object', properties: { status: { type: 'string', enum: ['ok', 'fail'] }, reason: { type: 'string' } } };
+  app.get('/healthz', { config: { public: true, openapi: { responses: { 200: health, 503: health } } }, schema: { summary: 'Liveness', tags: ['health'] } }, probe(deps.liveness));
+  app.get('/readyz', { config: { public: true, openapi: { responses: { 200: health, 503: health } } }, schema: { summary: 'Readiness: model loaded, inference thread up, not draining', tags: ['health'] } }, probe(deps.readiness));
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics: requests, admission, batches, stages', tags: ['health'] }, config: { openapi: { responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } } },
+    async (_req, reply) => {
+      reply.header('content-type', deps.metrics.registry.contentType);
+      return deps.metrics.registry.metrics();
+    },
+  );
+
+  await app.register(detectRoute, {
+    engine: deps.engine,
+    admission,
+    maxBytes: deps.maxBytes,
+    maxPixels: deps.maxPixels,
+    workerId: deps.workerId,
+    notReady: () => {
+      const v = deps.readiness();
+      return v.ok ? undefined : v.reason ?? 'not ready';
+    },
+  });
+  if (deps.runs) await app.register(runsRoutes, { ...deps.runs, log: deps.log });
+  if (deps.consoleDir) await app.register(consoleAssets, { dir: deps.consoleDir });
+  app.get('/openapi.json', { config: { hidden: true } }, async () => openapi.document());
+  await app.ready();
+  return { app, admission, serveMetrics };
+}
