@@ -121,6 +121,12 @@
     return el('div', { class: 'bar-wrap' }, bar, el('span', { class: 'pct', text: `${Math.floor(run.progress * 100)}%` }));
   }
 
+  /** Indented JSON with arrays of numbers (a box, a landmark point) kept on one line. */
+  function pretty(value) {
+    const flat = (text) => text.replace(/\[\s+([^[\]{}]*?)\s+\]/g, (_m, inner) => `[${inner.replace(/\s*\n\s*/g, ' ')}]`);
+    return flat(JSON.stringify(value, null, 2));
+  }
+
   // ---------- Try it ----------
 
   function setupTry() {
@@ -156,7 +162,7 @@
       const res = await api(`/v1/detect?${q}`, { method: 'POST', headers: { 'content-type': file.type || 'application/octet-stream' }, body: file });
       const result = await res.json();
       const ms = Math.round(performance.now() - t0);
-      $('#try-json').textContent = JSON.stringify(result, null, 2);
+      $('#try-json').textContent = pretty(result);
       // Formats the browser cannot decode (TIFF, HEIF) still get their JSON, just no picture.
       const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' }).catch(() => null);
       if (bitmap) {
@@ -257,7 +263,7 @@
       ['Results', run.results],
       ['Created', new Date(run.createdAt).toLocaleString()],
     ];
-    $('#run-stats').replaceChildren(...stats.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: String(v) })]));
+    $('#run-stats').replaceChildren(...stats.map(([k, v]) => el('div', {}, el('dt', { text: k }), el('dd', { text: String(v) }))));
     const failures = Object.entries(run.failures).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
     const rows = failures.map(([code, n]) => el('tr', { dataset: { code } }, el('td', {}, el('code', { text: code })), el('td', { class: 'num', text: String(n) }), el('td', { text: FAILURE_TEXT[code] || '' })));
     $('#run-failures tbody').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '3', class: 'muted', text: 'No failures.' }))]));

@@ -10,7 +10,10 @@ import { bindWarning, startServe } from './start-serve';
 export async function runServe(flags: Record<string, unknown>): Promise<void> {
   const log = createLogger();
   try {
-    const config = loadServeConfig(flags);
+    // commander gives `console: true` unless --no-console is passed; only the explicit false is a flag,
+    // so FACEFLEET_SERVE_CONSOLE still applies otherwise.
+    const { console: showConsole, ...rest } = flags;
+    const config = loadServeConfig(showConsole === false ? { ...rest, console: false } : rest);
     const server = await startServe(config, log.child({ worker: config.workerId }));
     const warning = bindWarning(config);
     if (warning) process.stderr.write(`facefleet serve: WARNING: ${warning}\n`);
