@@ -41,6 +41,7 @@
     if (token) headers.set('authorization', `Bearer ${token}`);
     const res = await fetch(path, { ...init, headers });
     if (res.status === 401 && !retried) {
+      await res.text().catch(() => '');
       $('#token-button').hidden = false;
       if (await askToken()) return api(path, init, true);
     }
@@ -240,8 +241,10 @@
     if (run) {
       status.textContent = run.enqueueError ? `Listing stopped: ${run.enqueueError.code} ${run.enqueueError.message}` : '';
       status.className = run.enqueueError ? 'status error' : 'status';
+      const wasFinished = $('#run-progress').dataset.state === 'finished';
       renderRun(run);
-      if (first) loadGallery(runId, null, token);
+      // The gallery loads with the page, and again when a followed run finishes.
+      if (first || (!wasFinished && run.state === 'finished')) loadGallery(runId, null, token);
     }
     if (!run || run.state !== 'finished') pollTimer = setTimeout(() => showRun(runId, token, false), POLL_MS);
   }
@@ -267,6 +270,28 @@
     const failures = Object.entries(run.failures).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
     const rows = failures.map(([code, n]) => el('tr', { dataset: { code } }, el('td', {}, el('code', { text: code })), el('td', { class: 'num', text: String(n) }), el('td', { text: FAILURE_TEXT[code] || '' })));
     $('#run-failures tbody').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: '3', class: 'muted', text: 'No failures.' }))]));
+    const retry = $('#run-retry');
+    retry.hidden = !(run.retryable > 0);
+    retry.textContent = `Retry ${run.retryable} failed image${run.retryable === 1 ? '' : 's'} (transient failures)`;
+    retry.dataset.runId = run.runId;
+  }
+
+  async function retryRun() {
+    const button = $('#run-retry');
+    const runId = button.dataset.runId;
+    button.disabled = true;
+    try {
+      const res = await apiJson(`/v1/runs/${encodeURIComponent(runId)}/retry`, { method: 'POST' });
+      $('#retry-status').textContent = `${res.retried} image${res.retried === 1 ? '' : 's'} sent back to the queue.`;
+      $('#retry-status').dataset.retried = String(res.retried);
+      // Follow the run again: it is not finished any more.
+      clearTimeout(pollTimer);
+      showRun(runId, viewToken, false);
+    } catch (err) {
+      $('#retry-status').textContent = `Retry failed: ${err.code || ''} ${err.message}`;
+    } finally {
+      button.disabled = false;
+    }
   }
 
   async function loadGallery(runId, after, token) {
@@ -339,7 +364,10 @@
       const runId = decodeURIComponent(runMatch[1]);
       $('#run-title').textContent = `Run ${runId}`;
       $('#run-progress').replaceChildren();
+      delete $('#run-progress').dataset.state;
       $('#gallery').replaceChildren();
+      $('#run-retry').hidden = true;
+      $('#retry-status').textContent = '';
       showRun(runId, token, true);
     }
   }
@@ -352,7 +380,18 @@
     const m = /^#\/runs\/(.+)$/.exec(location.hash);
     if (m) loadGallery(decodeURIComponent(m[1]), null, viewToken);
   });
+  $('#run-retry').addEventListener('click', retryRun);
   $('#token-button').addEventListener('click', () => askToken());
+  // The board is a separate page: with auth on, the server first grants this browser a cookie for it.
+  $('#queues-link').addEventListener('click', async (e) => {
+    e.preventDefault();
+    try {
+      await api('/v1/session', { method: 'POST' });
+      location.href = '/queues/';
+    } catch (err) {
+      window.alert(`Cannot open the queue board: ${err.code || ''} ${err.message}`);
+    }
+  });
   if (sessionStorage.getItem(TOKEN_KEY)) $('#token-button').hidden = false;
   setupTry();
   window.addEventListener('hashchange', route);

@@ -64,6 +64,12 @@ export class RunStore {
     await m.exec();
   }
 
+  /** Takes back one counted failure of `code`: its job was sent back to the queue for another try. */
+  async unrecordFailure(runId: string, code: string): Promise<void> {
+    const key = runKey(this.target, runId);
+    await this.redis.multi().hincrby(key, 'failed', -1).hincrby(key, `fail:${code}`, -1).exec();
+  }
+
   /** Reads a run, or `null` when unknown. */
   async get(runId: string): Promise<RunStatus | null> {
     const h = await this.redis.hgetall(runKey(this.target, runId));

@@ -1,15 +1,34 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './api-error';
+
+/** The cookie that lets a browser open the queue board, whose pages cannot send a header. */
+export const BOARD_COOKIE = 'facefleet_board';
 
 /**
  * Checks `Authorization: Bearer <token>` against the configured token in constant time (both sides
  * hashed first, so neither the length nor a prefix leaks). The token is kept only as its digest.
+ *
+ * For the queue board it also issues and checks a cookie: an HMAC of a fixed label keyed by the token,
+ * so the cookie is not the token, is worthless once the token changes, and needs no server state.
  */
 export class BearerAuth {
   private readonly digest: Buffer;
+  private readonly boardValue: string;
 
   constructor(token: string) {
     this.digest = sha256(token);
+    this.boardValue = createHmac('sha256', token).update('facefleet queue board v1').digest('base64url');
+  }
+
+  /** The `Set-Cookie` value granting the board, for a caller that presented the token. */
+  boardCookie(path: string, maxAgeS: number): string {
+    return `${BOARD_COOKIE}=${this.boardValue}; Path=${path}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}`;
+  }
+
+  /** True when the `Cookie` header carries the board cookie. */
+  hasBoardCookie(header: string | undefined): boolean {
+    const value = (header ?? '').split(';').map((c) => c.trim()).find((c) => c.startsWith(`${BOARD_COOKIE}=`))?.slice(BOARD_COOKIE.length + 1);
+    return value !== undefined && timingSafeEqual(sha256(value), sha256(this.boardValue));
   }
 
   /** Throws `E_UNAUTHORIZED` unless the header carries the token. */

@@ -10,6 +10,8 @@ import { BearerAuth } from './bearer-auth';
 import { consoleAssets } from './console-assets';
 import { detectRoute } from './detect-route';
 import { OpenApiCollector } from './openapi';
+import { QUEUES_PATH, queuesBoard } from './queues-board';
+import { errorSchema } from './route-schemas';
 import { RunsRoutesOptions, runsRoutes } from './runs-routes';
 import { ServeMetrics } from './serve-metrics';
 
@@ -31,6 +33,8 @@ export interface ServerDeps {
   readiness: () => HealthVerdict;
   /** The queue side (`/v1/jobs`, `/v1/runs…`); left out when absent. */
   runs?: Omit<RunsRoutesOptions, 'log'>;
+  /** Mount the BullMQ board under `/queues` (needs `runs`). @defaultValue true */
+  queuesBoard?: boolean;
   /** Folder of the console's static files; none: no console. */
   consoleDir?: string;
   version: string;
@@ -89,7 +93,11 @@ export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
       if (reply.statusCode >= 500) deps.log.warn({ reqId: req.id, method: req.method, route, status }, 'request failed');
       else deps.log.debug({ reqId: req.id, method: req.method, route, status, ms: Math.round(performance.now() - t0) }, 'request');
     });
-    if (auth && req.routeOptions.config?.public !== true) auth.check(req.headers.authorization);
+    if (auth && req.routeOptions.config?.public !== true) {
+      // The board's pages are opened by navigation, which carries cookies but no Authorization header.
+      if (isBoardUrl(req.url) && auth.hasBoardCookie(req.headers.cookie)) return;
+      auth.check(req.headers.authorization);
+    }
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -131,9 +139,27 @@ export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
       return v.ok ? undefined : v.reason ?? 'not ready';
     },
   });
-  if (deps.runs) await app.register(runsRoutes, { ...deps.runs, log: deps.log });
+  if (deps.runs) {
+    await app.register(runsRoutes, { ...deps.runs, log: deps.log });
+    if (deps.queuesBoard !== false) await queuesBoard(app, { queue: deps.runs.queue, readOnly: auth === undefined });
+  }
+  app.post(
+    '/v1/session',
+    {
+      schema: { summary: `Let this browser open the queue board (${QUEUES_PATH}): with auth on, answers a cookie scoped to it`, tags: ['console'] },
+      config: { openapi: { responses: { 204: { description: 'Done (a Set-Cookie header when auth is on)' }, 401: errorSchema } } },
+    },
+    async (_req, reply) => {
+      if (auth) reply.header('set-cookie', auth.boardCookie(QUEUES_PATH, 12 * 3600));
+      reply.code(204).header('cache-control', 'no-store');
+    },
+  );
   if (deps.consoleDir) await app.register(consoleAssets, { dir: deps.consoleDir });
   app.get('/openapi.json', { config: { hidden: true } }, async () => openapi.document());
   await app.ready();
   return { app, admission, serveMetrics };
+}
+
+function isBoardUrl(url: string): boolean {
+  return url === QUEUES_PATH || url.startsWith(`${QUEUES_PATH}/`) || url.startsWith(`${QUEUES_PATH}?`);
 }

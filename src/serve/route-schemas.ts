@@ -1,7 +1,13 @@
+import { z } from 'zod';
+import { resultSchema as resultContract } from '../queue/result-schema';
+
 /**
  * JSON Schemas of the API's requests and answers. Fastify validates requests with them (Ajv); the
  * OpenAPI document at `/openapi.json` is built from the same objects, so the two cannot disagree.
  */
+
+/** An object's JSON Schema, as far as this file reads it. */
+type JsonObjectSchema = { type: 'object'; properties: Record<string, object>; [keyword: string]: unknown };
 
 /** A location URL (`s3://bucket/…`, `file:///…`). */
 const location = { type: 'string', pattern: '^(s3://|file:///)', maxLength: 2048 } as const;
@@ -29,45 +35,18 @@ export const detectQuerySchema = {
   },
 } as const;
 
-/** One face. */
-const faceSchema = {
-  type: 'object',
-  required: ['box', 'score'],
-  properties: {
-    box: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: '[x1, y1, x2, y2] in pixels of the upright original.' },
-    score: { type: 'number', minimum: 0, maximum: 1 },
-    landmarks: { type: 'array', items: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 } },
-  },
-} as const;
+/**
+ * The detection result, exactly the document the queue workers write (schema id
+ * `https://facefleet.dev/schemas/result/v1`): the JSON Schema generated from the contract's own zod
+ * schema, as schemas/result.v1.schema.json is.
+ */
+export const resultSchema: JsonObjectSchema = (() => {
+  const { $schema: _draft, ...body } = z.toJSONSchema(resultContract, { target: 'draft-2020-12', io: 'output' }) as JsonObjectSchema;
+  return { ...body, description: 'The result document of the queue path (https://facefleet.dev/schemas/result/v1). Uploads: `source.url` is `upload:<name>`, `source.etag` a digest of the bytes, `runId` "sync-" and the request id, `timings.downloadMs` the time receiving the body.' };
+})();
 
-/** The detection result, as written by the queue path (`https://facefleet.dev/schemas/result/v1`). */
-export const resultSchema = {
-  type: 'object',
-  description: 'The same result document the queue workers write (schema id https://facefleet.dev/schemas/result/v1; see schemas/result.v1.schema.json).',
-  required: ['schema', 'key', 'source', 'model', 'image', 'faces', 'timings', 'runId', 'worker', 'createdAt'],
-  properties: {
-    schema: { type: 'string', const: 'https://facefleet.dev/schemas/result/v1' },
-    key: { type: 'string' },
-    source: { type: 'object', required: ['url', 'etag', 'size'], properties: { url: { type: 'string' }, etag: { type: 'string' }, size: { type: 'integer' } } },
-    model: { type: 'object', required: ['id', 'version'], properties: { id: { type: 'string' }, version: { type: 'string' } } },
-    image: { type: 'object', required: ['width', 'height', 'format'], properties: { width: { type: 'integer' }, height: { type: 'integer' }, format: { type: 'string' } } },
-    faces: { type: 'array', items: faceSchema },
-    timings: {
-      type: 'object',
-      required: ['downloadMs', 'decodeMs', 'inferenceMs', 'postprocessMs', 'batchSize'],
-      properties: {
-        downloadMs: { type: 'number', description: 'Receiving the request body (uploads) or reading the object (queue), ms.' },
-        decodeMs: { type: 'number' },
-        inferenceMs: { type: 'number', description: 'Waiting for the batch plus its inference, ms.' },
-        postprocessMs: { type: 'number' },
-        batchSize: { type: 'integer', description: 'Images in the batch this one ran in (greater than 1 when concurrent requests were batched together).' },
-      },
-    },
-    runId: { type: 'string', description: 'For uploads: "sync-" and the request id.' },
-    worker: { type: 'string' },
-    createdAt: { type: 'string', format: 'date-time' },
-  },
-} as const;
+/** The faces of a result. */
+const faceSchema = (resultSchema.properties.faces as { items: object }).items;
 
 /** `POST /v1/jobs`: the producer's options, as JSON. */
 export const jobsBodySchema = {
@@ -101,7 +80,7 @@ export const jobsReplySchema = {
 /** A run with its progress. */
 export const runSchema = {
   type: 'object',
-  required: ['runId', 'total', 'done', 'skipped', 'failed', 'sealed', 'createdAt', 'failures', 'results', 'model', 'finished', 'progress', 'state', 'rate', 'etaSeconds'],
+  required: ['runId', 'total', 'done', 'skipped', 'failed', 'sealed', 'createdAt', 'failures', 'results', 'model', 'finished', 'progress', 'state', 'rate', 'etaSeconds', 'retryable'],
   properties: {
     runId: { type: 'string' },
     total: { type: 'integer' },
@@ -118,6 +97,7 @@ export const runSchema = {
     state: { type: 'string', enum: ['enqueuing', 'running', 'finished'] },
     rate: { type: ['number', 'null'], description: 'Images per second.' },
     etaSeconds: { type: ['number', 'null'] },
+    retryable: { type: 'integer', description: 'Failed images whose code is transient: what POST /v1/runs/{id}/retry would send back.' },
     enqueueError: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, description: 'Why listing a prefix stopped, if it did.' },
   },
 } as const;

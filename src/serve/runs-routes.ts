@@ -1,14 +1,14 @@
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
-import { FacefleetError } from '../errors';
+import { ERROR_CODES, FacefleetError, isErrorCode, parseReason } from '../errors';
 import { enqueueRun, EnqueueReport } from '../producer/enqueue-run';
 import { fromPrefix, SourceKey, toSourceKey } from '../producer/key-sources';
 import { DEFAULT_JOB_POLICY } from '../queue/job-options';
 import type { DetectionResult } from '../queue/result';
-import type { RunStore } from '../queue/run-store';
+import type { RunStatus, RunStore } from '../queue/run-store';
 import { validateKey } from '../storage/key';
 import { parseLocation } from '../storage/location';
 import type { StoreRegistry } from '../storage/store-registry';
@@ -93,11 +93,15 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
     throw new ApiError('E_BAD_KEY', `${what} ${url} is outside the allowed locations (${options.allowedLocations.join(', ')})`);
   };
 
-  const viewOf = async (runId: string): Promise<RunView & { enqueueError?: { code: string; message: string } }> => {
+  const present = (status: RunStatus): ApiRun => {
+    const enqueueError = options.background.errorOf(status.runId);
+    return { ...rates.view(status), retryable: retryableCount(status.failures), ...(enqueueError ? { enqueueError } : {}) };
+  };
+
+  const viewOf = async (runId: string): Promise<ApiRun> => {
     const status = await runs.get(runId);
     if (!status) throw new ApiError('E_NOT_FOUND', `no run ${runId}`);
-    const enqueueError = options.background.errorOf(runId);
-    return { ...rates.view(status), ...(enqueueError ? { enqueueError } : {}) };
+    return present(status);
   };
 
   app.post<{ Body: JobsBody }>(
@@ -156,7 +160,7 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
     },
     async (req) => {
       const list = await runs.list(req.query.limit ?? 50);
-      return { runs: list.map((s) => ({ ...rates.view(s), ...(options.background.errorOf(s.runId) ? { enqueueError: options.background.errorOf(s.runId) } : {}) })) };
+      return { runs: list.map(present) };
     },
   );
 
@@ -168,6 +172,41 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
       config: { openapi: { responses: { 200: runSchema, 404: errorSchema } } },
     },
     async (req) => viewOf(req.params.id),
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/runs/:id/retry',
+    {
+      onRequest: needRedis,
+      schema: {
+        summary: 'Send the failed images of a run whose failure a retry may fix (transient codes: E_STORAGE, E_INFERENCE, E_SHUTDOWN) back to the queue',
+        description: 'Permanent failures (E_DECODE, E_UNSUPPORTED_FORMAT, …) would fail again and are left alone. The run counts each retried image as not failed until its new outcome.',
+        tags: ['runs'],
+        params: runParamsSchema,
+      },
+      config: { openapi: { responses: { 200: { type: 'object', required: ['retried', 'byCode'], properties: { retried: { type: 'integer' }, byCode: { type: 'object', additionalProperties: { type: 'integer' } } } }, 404: errorSchema } } },
+    },
+    async (req) => {
+      await viewOf(req.params.id);
+      const byCode: Record<string, number> = {};
+      let retried = 0;
+      for (const { job, code } of await retryableJobs(options.queue, req.params.id)) {
+        // The failure is taken back first: a retried job may finish before a later decrement would
+        // land, and the run would look finished with the failure counted twice.
+        await runs.unrecordFailure(req.params.id, code);
+        try {
+          await job.retry('failed');
+        } catch {
+          // Retried meanwhile (another click, the board) or removed: its failure stands.
+          await runs.record(req.params.id, 'failed', code);
+          continue;
+        }
+        byCode[code] = (byCode[code] ?? 0) + 1;
+        retried++;
+      }
+      options.log.info({ runId: req.params.id, retried, byCode }, 'failed images sent back to the queue');
+      return { retried, byCode };
+    },
   );
 
   app.get<{ Params: { id: string }; Querystring: { limit?: number; after?: string } }>(
@@ -268,6 +307,33 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
     } catch (err) {
       throw new FacefleetError('E_DECODE', `result ${key} is not JSON`, { cause: err });
     }
+  }
+}
+
+/** A run as the API answers it. */
+type ApiRun = RunView & { retryable: number; enqueueError?: { code: string; message: string } };
+
+/** Failures a retry may fix: those with a transient code. */
+function retryableCount(failures: Record<string, number>): number {
+  return Object.entries(failures).reduce((n, [code, count]) => n + (isErrorCode(code) && ERROR_CODES[code] === 'transient' ? Math.max(0, count) : 0), 0);
+}
+
+/**
+ * The failed jobs of a run whose reason has a transient code, read from the failed set page by page
+ * (the set is bounded by the job policy's `keepFailed`). Collected before any is retried, since a
+ * retry moves a job out of the set being paged.
+ */
+async function retryableJobs(queue: Queue, runId: string): Promise<Array<{ job: Job; code: string }>> {
+  const out: Array<{ job: Job; code: string }> = [];
+  const page = 500;
+  for (let start = 0; ; start += page) {
+    const jobs = await queue.getFailed(start, start + page - 1);
+    for (const job of jobs) {
+      if (job?.data?.runId !== runId) continue;
+      const { code } = parseReason(job.failedReason);
+      if (isErrorCode(code) && ERROR_CODES[code] === 'transient') out.push({ job, code });
+    }
+    if (jobs.length < page) return out;
   }
 }
 

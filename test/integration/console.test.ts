@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -146,6 +147,53 @@ describe('web console in Chromium', () => {
     await page.close();
   });
 
+  it("a run's transient failures get a retry button that sends them back and the page follows the run to its end", async () => {
+    // A socket where a photo should be: reading it fails with ENXIO, a transient E_STORAGE.
+    const src = path.join(tmp, 'flaky');
+    fs.mkdirSync(src);
+    const socketPath = path.join(src, 'flaky.jpg');
+    const socket = net.createServer();
+    await new Promise<void>((r) => socket.listen(socketPath, r));
+    const once = await startServe(loadServeConfig({ redisUrl: redis.url, queue: fleet.queueName, port: 0, attempts: 1 }, {}), pino({ level: 'silent' }), { handleSignals: false });
+    try {
+      const res = await fetch(`${once.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runId: 'console-retry', keys: ['flaky.jpg'], base: `file://${src}/`, results: `file://${tmp}/retry-results` }) });
+      expect(res.status).toBe(201);
+      await fleet.waitForRun('console-retry');
+    } finally {
+      await once.lifecycle.close();
+    }
+    const page = await open(`${server.url}/#/runs/console-retry`);
+    await page.waitForSelector('#run-progress[data-state="finished"][data-failed="1"]');
+    expect(await page.locator('#run-failures tr[data-code="E_STORAGE"] td.num').textContent()).toBe('1');
+    const button = page.locator('#run-retry');
+    expect(await button.textContent()).toContain('Retry 1 failed image');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'run-retry-before.png'), fullPage: true });
+
+    await new Promise<void>((r) => socket.close(() => r()));
+    fs.rmSync(socketPath, { force: true });
+    fs.copyFileSync(grid.path, socketPath);
+    await button.click();
+    await page.waitForSelector('#retry-status[data-retried="1"]');
+    await page.waitForSelector('#run-progress[data-state="finished"][data-failed="0"]', { timeout: 30_000 });
+    expect(await page.locator('#run-progress').getAttribute('data-finished')).toBe('1');
+    expect(await button.isHidden()).toBe(true);
+    await page.waitForSelector('#gallery figure.card[data-key="flaky.jpg"][data-state="done"][data-face-count="4"]', { timeout: 30_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'run-retry-after.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('Queues: the console opens the BullMQ board for the queue', async () => {
+    const page = await open(`${server.url}/#/runs`);
+    await page.click('#queues-link');
+    await page.waitForURL(`${server.url}/queues/`);
+    await page.getByText(fleet.queueName).first().click({ timeout: 30_000 });
+    // The queue's page lists its job states; the run above completed 9 jobs and failed 3.
+    await page.getByText(/completed/i).first().waitFor({ timeout: 30_000 });
+    await page.waitForLoadState('networkidle');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'queues.png') });
+    await page.close();
+  });
+
   it('asks for the token when the server requires one, then works', async () => {
     const token = 'console-token-0123456789';
     const locked = await startServe(loadServeConfig({ redisUrl: redis.url, queue: uniqueQueue('console-auth'), port: 0 }, { FACEFLEET_API_TOKEN: token }), pino({ level: 'silent' }), { handleSignals: false });
@@ -158,6 +206,10 @@ describe('web console in Chromium', () => {
       await page.waitForSelector('#try-canvas[data-state="done"]', { timeout: 30_000 });
       expect(await page.locator('#try-canvas').getAttribute('data-face-count')).toBe('4');
       await page.screenshot({ path: path.join(ARTIFACTS, 'try-it-with-token.png') });
+      // With auth on the board needs the cookie the console asks for with the token it holds.
+      await page.click('#queues-link');
+      await page.waitForURL(`${locked.url}/queues/`);
+      await page.getByText('console-auth').first().waitFor({ timeout: 30_000 });
       await page.close();
     } finally {
       await locked.lifecycle.close();

@@ -1,11 +1,14 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import Ajv2020 from 'ajv/dist/2020';
 import pino from 'pino';
 import sharp from 'sharp';
 import { loadServeConfig } from '../../src/config/serve-config';
 import { iou } from '../../src/detectors/nms';
+import { findRepoRoot } from '../../src/models/registry';
 import { parseResult } from '../../src/queue/result-schema';
 import { DetectionResult, RESULT_SCHEMA_ID } from '../../src/queue/result';
 import type { RunView } from '../../src/serve/run-view';
@@ -149,6 +152,13 @@ describe('serve API', () => {
       expect(detect.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(['model', 'scoreThreshold', 'maxFaces']));
       expect(Object.keys(detect.responses)).toEqual(expect.arrayContaining(['200', '400', '413', '415', '422', '429', '503']));
       expect(doc.paths['/v1/jobs'].post.requestBody.content['application/json'].schema.required).toContain('results');
+      // The documented answer is the published result contract, and a live answer validates against it.
+      const schema = (detect.responses['200'] as { content: Record<string, { schema: { properties: object } }> }).content['application/json'].schema;
+      const published = JSON.parse(fs.readFileSync(path.join(findRepoRoot(), 'schemas', 'result.v1.schema.json'), 'utf8')) as { properties: object };
+      expect(schema.properties).toEqual(published.properties);
+      const validate = new Ajv2020({ strict: false, validateFormats: false }).compile(schema);
+      const live = await json(await post(server, bytes('astronaut-grid4.jpg'), 'image/jpeg'));
+      expect(validate(live) ? [] : validate.errors).toEqual([]);
     });
   });
 
@@ -225,6 +235,23 @@ describe('serve API', () => {
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       const doc = await json<OpenApiDoc>(await fetch(`${server.url}/openapi.json`, { headers: { authorization: `Bearer ${token}` } }));
       expect(doc.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
+    });
+
+    it('opens the queue board to a browser only through the cookie that POST /v1/session grants for the token', async () => {
+      expect((await fetch(`${server.url}/queues/`)).status).toBe(401);
+      expect((await fetch(`${server.url}/v1/session`, { method: 'POST' })).status).toBe(401);
+      const session = await fetch(`${server.url}/v1/session`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      expect(session.status).toBe(204);
+      const setCookie = session.headers.get('set-cookie') ?? '';
+      expect(setCookie).toMatch(/^facefleet_board=[\w-]+; Path=\/queues; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+      expect(setCookie).not.toContain(token);
+      const cookie = setCookie.split(';')[0];
+      expect((await fetch(`${server.url}/queues/`, { headers: { cookie } })).status).toBe(200);
+      const board = await json<{ queues: Array<{ readOnlyMode: boolean }> }>(await fetch(`${server.url}/queues/api/queues`, { headers: { cookie } }));
+      expect(board.queues[0].readOnlyMode).toBe(false);
+      // The cookie opens the board and nothing else; a forged one opens nothing.
+      expect((await fetch(`${server.url}/v1/runs`, { headers: { cookie } })).status).toBe(401);
+      expect((await fetch(`${server.url}/queues/`, { headers: { cookie: 'facefleet_board=forged' } })).status).toBe(401);
     });
 
     it('never writes the token to its logs', async () => {
@@ -323,6 +350,52 @@ describe('serve API', () => {
         expect(inside.status).toBe(201);
       } finally {
         await confined.lifecycle.close();
+      }
+    });
+
+    it('mounts the BullMQ board read-only under /queues, with nothing loaded from a CDN', async () => {
+      const page = await api('/queues/');
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('<base href="/queues/"');
+      expect(html).not.toMatch(/https?:\/\//);
+      expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+      const board = await json<{ queues: Array<{ name: string; readOnlyMode: boolean }> }>(await api('/queues/api/queues'));
+      expect(board.queues.map((q) => [q.name, q.readOnlyMode])).toEqual([[fleet.queueName, true]]);
+      const session = await api('/v1/session', { method: 'POST' });
+      expect(session.status).toBe(204);
+      expect(session.headers.get('set-cookie')).toBeNull();
+    });
+
+    it('sends the transient failures of a run back to the queue, leaving permanent ones, and the run finishes', async () => {
+      // A socket where a photo should be: reading it fails with ENXIO, a transient E_STORAGE.
+      const src = path.join(tmp, 'flaky');
+      fs.mkdirSync(src);
+      const socketPath = path.join(src, 'flaky.png');
+      const socket = net.createServer();
+      await new Promise<void>((r) => socket.listen(socketPath, r));
+      fs.copyFileSync(fixture('not-an-image.jpg').path, path.join(src, 'text.jpg'));
+      fs.copyFileSync(fixture('astronaut.png').path, path.join(src, 'ok.png'));
+      const once = await serve({ queue: fleet.queueName, attempts: 1 });
+      try {
+        const res = await fetch(`${once.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runId: 'retry-run', keys: ['flaky.png', 'text.jpg', 'ok.png'], base: `file://${src}/`, results: `file://${tmp}/retry-results` }) });
+        expect(res.status).toBe(201);
+        await fleet.waitForRun('retry-run');
+        const failed = await json<RunView & { retryable: number }>(await api('/v1/runs/retry-run'));
+        expect(failed).toMatchObject({ done: 1, failed: 2, retryable: 1, failures: { E_STORAGE: 1, E_UNSUPPORTED_FORMAT: 1 } });
+
+        await new Promise<void>((r) => socket.close(() => r()));
+        fs.rmSync(socketPath, { force: true });
+        fs.copyFileSync(fixture('astronaut.png').path, socketPath);
+        const retry = await api('/v1/runs/retry-run/retry', { method: 'POST' });
+        expect(await json(retry)).toEqual({ retried: 1, byCode: { E_STORAGE: 1 } });
+        const done = await fleet.waitForRun('retry-run');
+        expect(done).toMatchObject({ done: 2, failed: 1, failures: { E_STORAGE: 0, E_UNSUPPORTED_FORMAT: 1 } });
+        expect(await json(await api('/v1/runs/retry-run/retry', { method: 'POST' }))).toEqual({ retried: 0, byCode: {} });
+        expect(parseResult(await json(await api('/v1/runs/retry-run/results/flaky.png'))).faces).toHaveLength(1);
+      } finally {
+        await once.lifecycle.close();
+        socket.close();
       }
     });
 
