@@ -18,6 +18,9 @@ const READ_CHUNK = 1 << 16;
  *   path of what is read (or of the parent written into) must stay under the real root (`E_BAD_KEY`).
  * - `put` is atomic: a temporary file in the same folder (`.<name>.<random>.tmp`), fsync, rename, then
  *   fsync of the folder. Content type and metadata are not stored (files carry none).
+ * - `putIfAbsent` writes the temporary file the same way, then hard-links it to the key, which fails
+ *   when the key exists, so of two concurrent writers exactly one wins; where the file system has no
+ *   hard links it checks and renames instead.
  * - `head` reports `etag` = `<mtimeMs hex>-<size hex>` and empty metadata.
  * - `list` walks folders lazily, one folder at a time, in UTF-8 byte order of the keys (as S3 lists),
  *   skipping temporary files and symlinked folders.
@@ -98,6 +101,16 @@ export class FileStore implements ObjectStore {
 
   /** Writes atomically via a temporary file, fsync and rename; creates missing parent folders. */
   async put(key: string, body: Buffer | string, _options?: PutOptions): Promise<void> {
+    await this.write(key, body, false);
+  }
+
+  /** Writes like {@link FileStore.put}, but only when no file exists under the key (hard link, `EEXIST`). */
+  async putIfAbsent(key: string, body: Buffer | string, _options?: PutOptions): Promise<boolean> {
+    return this.write(key, body, true);
+  }
+
+  /** Temporary file, fsync, then rename (or link, when `exclusive`), then fsync of the folder. */
+  private async write(key: string, body: Buffer | string, exclusive: boolean): Promise<boolean> {
     const target = this.lexicalPath(key);
     const dir = path.dirname(target);
     const name = path.basename(target);
@@ -117,9 +130,12 @@ export class FileStore implements ObjectStore {
       } finally {
         await handle.close();
       }
-      await fsp.rename(temp, target);
+      let created = true;
+      if (exclusive) created = await linkExclusive(temp, target);
+      else await fsp.rename(temp, target);
       written = false;
       await syncDir(dir);
+      return created;
     } catch (err) {
       if (written) await fsp.rm(temp, { force: true }).catch(() => undefined);
       throw this.convert(err, key, 'write');
@@ -263,6 +279,32 @@ async function nearestExisting(dir: string): Promise<string> {
       if ((code !== 'ENOENT' && code !== 'ENOTDIR') || path.dirname(current) === current) throw err;
     }
   }
+}
+
+/**
+ * Moves `temp` to `target` only if `target` does not exist: a hard link (atomic, `EEXIST` when taken),
+ * then removal of `temp`. File systems without hard links get a check and a rename. `false` when taken.
+ */
+async function linkExclusive(temp: string, target: string): Promise<boolean> {
+  try {
+    await fsp.link(temp, target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      await fsp.rm(temp, { force: true });
+      return false;
+    }
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw err;
+    const taken = await fsp.lstat(target).then(() => true, () => false);
+    if (taken) {
+      await fsp.rm(temp, { force: true });
+      return false;
+    }
+    await fsp.rename(temp, target);
+    return true;
+  }
+  await fsp.rm(temp, { force: true });
+  return true;
 }
 
 /** Makes a rename durable: fsync of the folder entry (Linux and macOS; a no-op where unsupported). */

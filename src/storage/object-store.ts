@@ -47,6 +47,13 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ObjectEntry>;
   /** Writes an object all-or-nothing: readers see the old object, nothing, or the whole new one. */
   put(key: string, body: Buffer | string, options?: PutOptions): Promise<void>;
+  /**
+   * Writes an object all-or-nothing only if no object exists under the key, atomically where the store
+   * allows it (S3 `If-None-Match: *`, a hard link on files): of two concurrent writers exactly one
+   * wins. Resolves `true` when this call wrote the object, `false` when one was already there (left
+   * untouched).
+   */
+  putIfAbsent(key: string, body: Buffer | string, options?: PutOptions): Promise<boolean>;
   /** Deletes an object; no error when it does not exist. */
   delete(key: string): Promise<void>;
   /** Releases connections. */

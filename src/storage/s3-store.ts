@@ -52,6 +52,8 @@ interface SdkErrorShape {
  *   missing bucket is `E_NOT_FOUND` rather than an endless stream of `null`s.
  * - `list`: ListObjectsV2, one page at a time as the caller iterates.
  * - `put`: one PutObject, which S3 applies all-or-nothing.
+ * - `putIfAbsent`: one PutObject with `If-None-Match: *` (412 → `false`); on a server that answers
+ *   501 to conditional writes, a HEAD then a plain PutObject (compare-and-skip, not atomic).
  *
  * SDK errors are converted here by their `name` and HTTP status: missing key or bucket → `E_NOT_FOUND`;
  * access denied, bad access key or signature → `E_STORAGE_DENIED`; 5xx, throttling, timeouts and
@@ -65,6 +67,7 @@ export class S3Store implements ObjectStore {
   private readonly ownsClient: boolean;
   private readonly listPageSize: number;
   private bucketSeen = false;
+  private conditionalWrites = true;
 
   /**
    * @param bucket - The bucket name.
@@ -194,6 +197,41 @@ export class S3Store implements ObjectStore {
       );
       this.bucketSeen = true;
     } catch (err) {
+      throw this.convert(err, 'PutObject', key);
+    }
+  }
+
+  /** PutObject with `If-None-Match: *`: `false` when the key already holds an object. */
+  async putIfAbsent(key: string, body: Buffer | string, options: PutOptions = {}): Promise<boolean> {
+    validateKey(key);
+    if (!this.conditionalWrites) {
+      if (await this.head(key)) return false;
+      await this.put(key, body, options);
+      return true;
+    }
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: Buffer.byteLength(body),
+          ContentType: options.contentType,
+          Metadata: options.metadata,
+          IfNoneMatch: '*',
+        }),
+      );
+      this.bucketSeen = true;
+      return true;
+    } catch (err) {
+      const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorShape;
+      const status = e.$metadata?.httpStatusCode;
+      if (e.name === 'PreconditionFailed' || status === 412) return false;
+      if (e.name === 'NotImplemented' || status === 501) {
+        // An S3-compatible server without conditional writes: compare-and-skip from now on.
+        this.conditionalWrites = false;
+        return this.putIfAbsent(key, body, options);
+      }
       throw this.convert(err, 'PutObject', key);
     }
   }

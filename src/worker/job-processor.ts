@@ -6,10 +6,14 @@ import type { ImageLimits } from '../imaging/probe-image';
 import { detectImage } from '../engine/detect-image';
 import { JobData, parseJobData } from '../queue/job-data';
 import { DetectionResult, JobSummary, RESULT_SCHEMA_ID, resultMetadata } from '../queue/result';
+import { parseResult } from '../queue/result-schema';
 import { validateKey } from '../storage/key';
 import { joinKey } from '../storage/location';
 import type { ResolvedLocation, StoreRegistry } from '../storage/store-registry';
 import type { FleetMetrics } from '../telemetry/metrics';
+
+/** Largest stored result read back when deciding whether to keep it (results are a few KiB). */
+const MAX_RESULT_BYTES = 16 * 1024 * 1024;
 
 /** What the processor needs from its surroundings. */
 export interface ProcessorDeps {
@@ -24,7 +28,7 @@ export interface ProcessorDeps {
 
 /**
  * Processes one detection job: validate → (incremental check) → download → decode and letterbox →
- * batched inference → result JSON written all-or-nothing → summary. Throws a `FacefleetError` whose
+ * batched inference → result JSON written all-or-nothing, once per key and run → summary. Throws a `FacefleetError` whose
  * kind tells the caller whether a retry can help; nothing is written unless the result is complete.
  */
 export class JobProcessor {
@@ -80,7 +84,8 @@ export class JobProcessor {
       createdAt: new Date().toISOString(),
     };
     const t3 = performance.now();
-    await dst.store.put(dst.key, JSON.stringify(result), { contentType: 'application/json', metadata: { ...resultMetadata(result) } });
+    const kept = await this.writeOnce(dst, result);
+    if (kept) log?.info({ key, result: resultUrl, worker: kept.worker }, 'result already written by an earlier execution: kept');
     const t4 = performance.now();
     const m = this.deps.metrics;
     if (m) {
@@ -91,7 +96,39 @@ export class JobProcessor {
       m.facesPerImage.observe(labels, faces.length);
       for (const f of faces) m.faceConfidence.observe(labels, f.score);
     }
-    return { status: 'done', key, result: resultUrl, faces: faces.length };
+    return { status: 'done', key, result: resultUrl, faces: (kept ?? result).faces.length };
+  }
+
+  /**
+   * Writes the result only if the key holds none (one write per key however often the job runs: a
+   * worker killed between its write and the job's completion makes the job run again). A result
+   * already there from this run, source version and model is kept and returned; any other (an older
+   * run, a changed source, another model version) is replaced.
+   */
+  private async writeOnce(dst: ResolvedLocation, result: DetectionResult): Promise<DetectionResult | undefined> {
+    const body = JSON.stringify(result);
+    const options = { contentType: 'application/json', metadata: { ...resultMetadata(result) } };
+    if (await dst.store.putIfAbsent(dst.key, body, options)) return undefined;
+    const existing = await this.readResult(dst);
+    const same =
+      existing !== undefined &&
+      existing.runId === result.runId &&
+      existing.source.etag === result.source.etag &&
+      existing.model.id === result.model.id &&
+      existing.model.version === result.model.version;
+    if (same) return existing;
+    await dst.store.put(dst.key, body, options);
+    return undefined;
+  }
+
+  /** The stored result at `dst`, or undefined when it is gone or not a v1 result. */
+  private async readResult(dst: ResolvedLocation): Promise<DetectionResult | undefined> {
+    try {
+      return parseResult((await dst.store.get(dst.key, { maxBytes: MAX_RESULT_BYTES })).body.toString('utf8'));
+    } catch (err) {
+      if (err instanceof FacefleetError && (err.code === 'E_NOT_FOUND' || err.code === 'E_DECODE' || err.code === 'E_TOO_LARGE')) return undefined;
+      throw err;
+    }
   }
 
   /** True when the stored result was made from this source ETag by this model id and version. */
