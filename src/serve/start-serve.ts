@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -66,6 +68,12 @@ export async function startServe(config: Readonly<ServeConfig>, log: Logger, opt
   ticker.unref();
 
   queue.on('error', (err: Error) => log.debug({ err: err.message }, 'queue error'));
+  // An install without the console's files (an image that copied only dist/) still serves the API.
+  let consoleDir = config.console ? options.consoleDir ?? defaultConsoleDir() : undefined;
+  if (consoleDir && !fs.existsSync(path.join(consoleDir, 'index.html'))) {
+    log.warn({ consoleDir }, 'console files not found: serving the API without the console');
+    consoleDir = undefined;
+  }
   let built: Awaited<ReturnType<typeof buildServer>>;
   try {
     built = await buildServer({
@@ -96,7 +104,7 @@ export async function startServe(config: Readonly<ServeConfig>, log: Logger, opt
         maxBytes: config.maxBytes,
         background,
       },
-      consoleDir: config.console ? options.consoleDir ?? defaultConsoleDir() : undefined,
+      consoleDir,
     });
   } catch (err) {
     clearInterval(ticker);

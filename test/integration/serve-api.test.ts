@@ -162,6 +162,20 @@ describe('serve API', () => {
     });
   });
 
+  it('serves the API without the console when its files are missing, and says so in the log', async () => {
+    const logs: string[] = [];
+    const sink = new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } });
+    const config = loadServeConfig({ redisUrl: redis.url, queue: uniqueQueue('serve'), port: 0 }, {});
+    const bare = await startServe(config, pino({ level: 'info' }, sink), { handleSignals: false, consoleDir: path.join(os.tmpdir(), 'no-such-console') });
+    try {
+      expect((await fetch(`${bare.url}/`)).status).toBe(404);
+      expect((await post(bare, bytes('astronaut.png'), 'image/png')).status).toBe(200);
+      expect(logs.join('')).toContain('console files not found');
+    } finally {
+      await bare.lifecycle.close();
+    }
+  });
+
   describe('admission control', () => {
     let server: RunningServer & { logs: string[] };
     beforeAll(async () => {
