@@ -1,21 +1,50 @@
 import type { Queue } from 'bullmq';
 import { FleetMetrics, QUEUE_STATES } from './metrics';
 
+/** What the last refresh saw. */
+export interface QueueSnapshot {
+  /** Jobs a worker could take: waiting plus prioritized (BullMQ counts paused jobs as waiting). */
+  backlog: number;
+  /** The queue is paused. */
+  paused: boolean;
+  /** When the counts were read, ms since the epoch. */
+  at: number;
+}
+
+/** Settings of a {@link QueueMonitor}. */
+export interface QueueMonitorOptions {
+  /** How often the counts are read, ms. @defaultValue 5000 */
+  intervalMs?: number;
+  /** Window over which fleet throughput is measured for the drain estimate, ms. @defaultValue 60000 */
+  rateWindowMs?: number;
+  /** Clock, for tests. @defaultValue `Date.now` */
+  now?: () => number;
+}
+
 /**
  * Refreshes the queue-depth gauges on an interval from BullMQ counts: jobs by state, the age of the
- * oldest waiting job, and the drain estimate (waiting ÷ fleet completions per second over the last
- * refresh interval, from the queue's completed counter as every worker sees it).
+ * oldest waiting job, and the drain estimate: backlog ÷ fleet throughput over the last
+ * `rateWindowMs`. Throughput comes from BullMQ's own finished-job counters (`getMetrics`, kept by
+ * workers created with the `metrics` option), which keep counting when completed jobs are removed;
+ * the sizes of the completed and failed sets stop growing at their retention limit.
  */
 export class QueueMonitor {
   private timer: NodeJS.Timeout | undefined;
-  private last: { at: number; finished: number } | undefined;
-  private rate = 0;
+  private samples: Array<{ at: number; finished: number }> = [];
+  private last: QueueSnapshot | undefined;
+  private readonly intervalMs: number;
+  private readonly rateWindowMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly queue: Queue,
     private readonly metrics: FleetMetrics,
-    private readonly intervalMs = 5000,
-  ) {}
+    options: QueueMonitorOptions = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? 5000;
+    this.rateWindowMs = options.rateWindowMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+  }
 
   /** Starts refreshing (first refresh at once). */
   start(): void {
@@ -24,25 +53,33 @@ export class QueueMonitor {
     this.timer.unref();
   }
 
+  /** What the last successful refresh saw; undefined before the first one. */
+  get snapshot(): QueueSnapshot | undefined {
+    return this.last;
+  }
+
   /** Reads the counts once and updates the gauges; errors leave the last values in place. */
   async refresh(): Promise<void> {
     const name = this.queue.name;
     try {
-      const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed', 'wait');
-      const paused = await this.queue.isPaused();
+      const [counts, paused, oldest, completed, failed] = await Promise.all([
+        this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
+        this.queue.isPaused(),
+        this.queue.getWaiting(0, 0),
+        this.queue.getMetrics('completed', 0, 0),
+        this.queue.getMetrics('failed', 0, 0),
+      ]);
+      const now = this.now();
       for (const state of QUEUE_STATES) {
         const value = state === 'paused' ? (paused ? counts.waiting ?? 0 : 0) : counts[state] ?? 0;
         this.metrics.queueJobs.labels(name, state).set(value);
       }
-      const oldest = await this.queue.getWaiting(0, 0);
       const ts = oldest[0]?.timestamp;
-      this.metrics.oldestWaitingAge.labels(name).set(ts ? Math.max(0, (Date.now() - ts) / 1000) : 0);
-      const finished = (counts.completed ?? 0) + (counts.failed ?? 0);
-      const now = Date.now();
-      if (this.last && finished >= this.last.finished) this.rate = (finished - this.last.finished) / ((now - this.last.at) / 1000);
-      this.last = { at: now, finished };
+      this.metrics.oldestWaitingAge.labels(name).set(ts ? Math.max(0, (now - ts) / 1000) : 0);
       const backlog = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
-      this.metrics.drainEstimate.labels(name).set(backlog === 0 ? 0 : this.rate > 0 ? backlog / this.rate : -1);
+      const rate = this.throughput(now, completed.meta.count + failed.meta.count);
+      this.metrics.drainEstimate.labels(name).set(backlog === 0 ? 0 : rate > 0 ? backlog / rate : -1);
+      this.last = { backlog, paused, at: now };
     } catch {
       // Redis unreachable: readiness reports it; the gauges keep their last values.
     }
@@ -50,5 +87,16 @@ export class QueueMonitor {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Jobs finished per second over the window, from a monotonic counter; 0 until two samples exist. */
+  private throughput(now: number, finished: number): number {
+    // A counter that went down was reset (queue obliterated): start over.
+    if (this.samples.length && finished < this.samples[this.samples.length - 1].finished) this.samples = [];
+    this.samples.push({ at: now, finished });
+    while (this.samples.length > 2 && now - this.samples[1].at >= this.rateWindowMs) this.samples.shift();
+    const first = this.samples[0];
+    const seconds = (now - first.at) / 1000;
+    return seconds > 0 ? (finished - first.finished) / seconds : 0;
   }
 }

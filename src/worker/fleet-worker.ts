@@ -1,4 +1,4 @@
-import { Job, UnrecoverableError, Worker } from 'bullmq';
+import { Job, MetricsTime, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { FacefleetError, isPermanent } from '../errors';
@@ -48,6 +48,9 @@ export class FleetWorker {
       autorun: options.autorun ?? true,
       // Stalled jobs (a worker killed mid-batch) return to waiting; a few times, then they fail.
       maxStalledCount: 3,
+      // BullMQ's finished-job counters: the queue monitor's throughput (they keep counting when
+      // completed jobs are removed), plus per-minute counts for a week.
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     });
     this.worker.on('error', (err) => this.log.error({ err }, 'worker error'));
   }

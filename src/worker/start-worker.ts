@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { imageLimits } from '../config/model-config';
 import type { WorkerConfig } from '../config/worker-config';
@@ -12,6 +13,7 @@ import { StoreRegistry } from '../storage/store-registry';
 import { safeRedisUrl } from '../telemetry/logger';
 import { FleetMetrics } from '../telemetry/metrics';
 import { startMetricsServer } from '../telemetry/metrics-server';
+import { LivenessProbe } from '../telemetry/liveness';
 import { QueueMonitor } from '../telemetry/queue-monitor';
 import { FleetWorker } from './fleet-worker';
 import { JobProcessor } from './job-processor';
@@ -49,7 +51,12 @@ export async function startWorker(
     exit: (code) => void (inference.session?.abort() ?? Promise.resolve()).then(() => process.exit(code)),
   });
   const metrics = new FleetMetrics();
-  const model = await loadModel(config, { metrics, onPull: (m) => log.info(m), onBatch: options.onBatch });
+  let batches = 0;
+  const onBatch = (b: BatchStats): void => {
+    log.info({ batchId: `${config.workerId}:${++batches}`, ...b }, 'batch');
+    options.onBatch?.(b);
+  };
+  const model = await loadModel(config, { metrics, onPull: (m) => log.info(m), onBatch });
   inference.session = model.session;
   for (const w of model.warnings) log.warn(w);
   metrics.initSeries(config.queue, model.detector.id);
@@ -70,10 +77,11 @@ export async function startWorker(
   const monitorQueue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
   const monitor = new QueueMonitor(monitorQueue, metrics);
   monitor.start();
-
-  let lastTick = Date.now();
-  const ticker = setInterval(() => (lastTick = Date.now()), 1000);
-  ticker.unref();
+  // A stuck worker is one that finished nothing for five lock durations while jobs waited.
+  const liveness = new LivenessProbe({ queue: () => monitor.snapshot, progressStallMs: Math.max(300_000, 5 * config.lockDurationMs) });
+  liveness.start();
+  fleet.worker.on('completed', () => liveness.jobFinished());
+  fleet.worker.on('failed', () => liveness.jobFinished());
   let metricsPort: number | undefined;
   let closeServer: (() => Promise<void>) | undefined;
   if (config.metricsPort > 0) {
@@ -81,11 +89,12 @@ export async function startWorker(
       host: config.metricsHost,
       port: config.metricsPort,
       registry: metrics.registry,
-      liveness: () => (Date.now() - lastTick < 10_000 ? { ok: true } : { ok: false, reason: 'event loop stalled' }),
+      liveness: () => liveness.check(),
       readiness: async () => {
         if (lifecycle.state !== 'running') return { ok: false, reason: lifecycle.state };
         if (!model.session.alive) return { ok: false, reason: 'inference thread down' };
         if (redis.status !== 'ready') return { ok: false, reason: `redis ${redis.status}` };
+        if (!(await pings(redis, 2000))) return { ok: false, reason: 'redis does not answer PING' };
         return { ok: true };
       },
     });
@@ -95,7 +104,7 @@ export async function startWorker(
 
   lifecycle.add({ name: 'stop fetching and finish jobs in hand', close: () => fleet.close() });
   lifecycle.add({ name: 'close the inference session', close: () => model.close() });
-  lifecycle.add({ name: 'stop the queue monitor', close: async () => { monitor.stop(); clearInterval(ticker); await monitorQueue.close(); } });
+  lifecycle.add({ name: 'stop the queue monitor', close: async () => { monitor.stop(); liveness.stop(); await monitorQueue.close(); } });
   lifecycle.add({ name: 'close storage', close: () => stores.closeAll() });
   lifecycle.add({ name: 'close redis', close: async () => { await redis.quit().catch(() => redis.disconnect()); } });
   if (closeServer) lifecycle.add({ name: 'stop the metrics server', close: closeServer });
@@ -107,4 +116,15 @@ export async function startWorker(
     'worker started',
   );
   return { lifecycle, metrics, fleet, model, metricsPort };
+}
+
+/** True when Redis answers PING within `timeoutMs`. */
+async function pings(redis: Redis, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+  try {
+    return await Promise.race([redis.ping().then((pong) => pong === 'PONG', () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
