@@ -1,10 +1,10 @@
-import type { Job, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
-import { ERROR_CODES, FacefleetError, isErrorCode, parseReason } from '../errors';
-import { enqueueRun, EnqueueReport } from '../producer/enqueue-run';
+import { FacefleetError } from '../errors';
+import { enqueueRun } from '../producer/enqueue-run';
 import { fromPrefix, SourceKey, toSourceKey } from '../producer/key-sources';
 import { DEFAULT_JOB_POLICY } from '../queue/job-options';
 import type { DetectionResult } from '../queue/result';
@@ -15,6 +15,8 @@ import type { StoreRegistry } from '../storage/store-registry';
 import { resultUrlFor } from '../worker/job-processor';
 import { ApiError } from './api-error';
 import { errorSchema, jobsBodySchema, jobsReplySchema, resultParamsSchema, resultSchema, resultSummarySchema, runParamsSchema, runSchema } from './route-schemas';
+import type { BackgroundEnqueues } from './background-enqueues';
+import { retryableCount, retryTransientFailures } from './run-retry';
 import { RunRates, RunView } from './run-view';
 
 /** What the run routes need. */
@@ -34,44 +36,6 @@ export interface RunsRoutesOptions {
   log: Logger;
   /** Enqueues of prefixes still listing, so shutdown can stop and await them. */
   background: BackgroundEnqueues;
-}
-
-/** Prefix enqueues running after their request was answered. */
-export class BackgroundEnqueues {
-  private readonly tasks = new Set<Promise<unknown>>();
-  private readonly errors = new Map<string, { code: string; message: string }>();
-  private readonly abort = new AbortController();
-
-  /** Aborted when the server shuts down. */
-  get signal(): AbortSignal {
-    return this.abort.signal;
-  }
-
-  /** Tracks a task; its failure is kept for the run's view. */
-  track(runId: string, task: Promise<EnqueueReport>, log: Logger): void {
-    const p = task.then(
-      (report) => log.info({ runId, enqueued: report.enqueued, duplicates: report.duplicates }, 'prefix enqueued'),
-      (err: unknown) => {
-        const e = err instanceof FacefleetError ? { code: err.code, message: err.message } : { code: 'E_STORAGE', message: String((err as Error)?.message ?? err) };
-        if (this.errors.size > 1000) this.errors.clear();
-        this.errors.set(runId, e);
-        log.error({ runId, ...e }, 'prefix enqueue stopped');
-      },
-    );
-    this.tasks.add(p);
-    void p.finally(() => this.tasks.delete(p));
-  }
-
-  /** Why the listing of a run's prefix stopped, if it did. */
-  errorOf(runId: string): { code: string; message: string } | undefined {
-    return this.errors.get(runId);
-  }
-
-  /** Stops listing and waits for the tasks to finish what they were adding. */
-  async close(): Promise<void> {
-    this.abort.abort();
-    await Promise.all([...this.tasks]);
-  }
 }
 
 /**
@@ -188,24 +152,9 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
     },
     async (req) => {
       await viewOf(req.params.id);
-      const byCode: Record<string, number> = {};
-      let retried = 0;
-      for (const { job, code } of await retryableJobs(options.queue, req.params.id)) {
-        // The failure is taken back first: a retried job may finish before a later decrement would
-        // land, and the run would look finished with the failure counted twice.
-        await runs.unrecordFailure(req.params.id, code);
-        try {
-          await job.retry('failed');
-        } catch {
-          // Retried meanwhile (another click, the board) or removed: its failure stands.
-          await runs.record(req.params.id, 'failed', code);
-          continue;
-        }
-        byCode[code] = (byCode[code] ?? 0) + 1;
-        retried++;
-      }
-      options.log.info({ runId: req.params.id, retried, byCode }, 'failed images sent back to the queue');
-      return { retried, byCode };
+      const report = await retryTransientFailures(options.queue, runs, req.params.id);
+      options.log.info({ runId: req.params.id, ...report }, 'failed images sent back to the queue');
+      return report;
     },
   );
 
@@ -312,30 +261,6 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
 
 /** A run as the API answers it. */
 type ApiRun = RunView & { retryable: number; enqueueError?: { code: string; message: string } };
-
-/** Failures a retry may fix: those with a transient code. */
-function retryableCount(failures: Record<string, number>): number {
-  return Object.entries(failures).reduce((n, [code, count]) => n + (isErrorCode(code) && ERROR_CODES[code] === 'transient' ? Math.max(0, count) : 0), 0);
-}
-
-/**
- * The failed jobs of a run whose reason has a transient code, read from the failed set page by page
- * (the set is bounded by the job policy's `keepFailed`). Collected before any is retried, since a
- * retry moves a job out of the set being paged.
- */
-async function retryableJobs(queue: Queue, runId: string): Promise<Array<{ job: Job; code: string }>> {
-  const out: Array<{ job: Job; code: string }> = [];
-  const page = 500;
-  for (let start = 0; ; start += page) {
-    const jobs = await queue.getFailed(start, start + page - 1);
-    for (const job of jobs) {
-      if (job?.data?.runId !== runId) continue;
-      const { code } = parseReason(job.failedReason);
-      if (isErrorCode(code) && ERROR_CODES[code] === 'transient') out.push({ job, code });
-    }
-    if (jobs.length < page) return out;
-  }
-}
 
 /** `POST /v1/jobs` body, as validated by {@link jobsBodySchema}. */
 interface JobsBody {

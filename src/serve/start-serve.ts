@@ -18,7 +18,7 @@ import { VERSION } from '../worker/start-worker';
 import { Admission } from './admission';
 import { buildServer } from './build-server';
 import { defaultConsoleDir } from './console-assets';
-import { BackgroundEnqueues } from './runs-routes';
+import { BackgroundEnqueues } from './background-enqueues';
 
 /** A running `facefleet serve` and what it is made of. */
 export interface RunningServer {

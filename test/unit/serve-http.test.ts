@@ -3,6 +3,7 @@ import { FacefleetError } from '../../src/errors';
 import { ApiError, statusOf, toApiError } from '../../src/serve/api-error';
 import { BearerAuth } from '../../src/serve/bearer-auth';
 import { parseFields } from '../../src/serve/detect-route';
+import { isRetryableCode, retryableCount } from '../../src/serve/run-retry';
 import { RunRates } from '../../src/serve/run-view';
 import { bindWarning } from '../../src/serve/start-serve';
 import type { RunStatus } from '../../src/queue/run-store';
@@ -118,6 +119,15 @@ describe('RunRates', () => {
     // 'a' was evicted: with one sample its rate falls back to the mean since creation.
     expect(rates.view({ ...base, runId: 'a', done: 3 }).rate).toBeCloseTo(3);
     expect(rates.view({ ...base, runId: 'c', done: 3 }).rate).toBeCloseTo(2);
+  });
+});
+
+describe('retryable failures', () => {
+  it('counts only transient codes, and never a negative count', () => {
+    expect(retryableCount({ E_STORAGE: 2, E_INFERENCE: 1, E_SHUTDOWN: 1, E_DECODE: 5, E_UNSUPPORTED_FORMAT: 1, E_UNKNOWN: 3 })).toBe(4);
+    expect(retryableCount({ E_STORAGE: -1 })).toBe(0);
+    expect(isRetryableCode('E_STORAGE_DENIED')).toBe(false);
+    expect(isRetryableCode('E_UNKNOWN')).toBe(false);
   });
 });
 
