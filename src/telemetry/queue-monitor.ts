@@ -3,7 +3,7 @@ import { FleetMetrics, QUEUE_STATES } from './metrics';
 
 /** What the last refresh saw. */
 export interface QueueSnapshot {
-  /** Jobs a worker could take: waiting plus prioritized (BullMQ counts paused jobs as waiting). */
+  /** Jobs not yet started: waiting (a paused queue's jobs included) plus prioritized. */
   backlog: number;
   /** The queue is paused. */
   paused: boolean;
@@ -62,6 +62,7 @@ export class QueueMonitor {
   async refresh(): Promise<void> {
     const name = this.queue.name;
     try {
+      // A paused queue keeps its jobs in the wait list (BullMQ 6): `paused` reports them again.
       const [counts, paused, oldest, completed, failed] = await Promise.all([
         this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
         this.queue.isPaused(),
