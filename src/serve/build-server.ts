@@ -95,7 +95,8 @@ export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
     });
     if (auth && req.routeOptions.config?.public !== true) {
       // The board's pages are opened by navigation, which carries cookies but no Authorization header.
-      if (isBoardUrl(req.url) && auth.hasBoardCookie(req.headers.cookie)) return;
+      // Decided by the route matched, not the raw URL, so no spelling of a path can borrow the cookie.
+      if (isBoardRoute(req.routeOptions.url) && auth.hasBoardCookie(req.headers.cookie)) return;
       auth.check(req.headers.authorization);
     }
   });
@@ -160,6 +161,6 @@ export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
   return { app, admission, serveMetrics };
 }
 
-function isBoardUrl(url: string): boolean {
-  return url === QUEUES_PATH || url.startsWith(`${QUEUES_PATH}/`) || url.startsWith(`${QUEUES_PATH}?`);
+function isBoardRoute(route: string | undefined): boolean {
+  return route !== undefined && route.startsWith(`${QUEUES_PATH}/`);
 }

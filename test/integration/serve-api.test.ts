@@ -266,6 +266,9 @@ describe('serve API', () => {
       // The cookie opens the board and nothing else; a forged one opens nothing.
       expect((await fetch(`${server.url}/v1/runs`, { headers: { cookie } })).status).toBe(401);
       expect((await fetch(`${server.url}/queues/`, { headers: { cookie: 'facefleet_board=forged' } })).status).toBe(401);
+      for (const sneaky of ['/queues/../v1/runs', '/queues/%2e%2e/v1/runs', '//queues/../metrics']) {
+        expect((await fetch(`${server.url}${sneaky}`, { headers: { cookie } })).status).toBe(401);
+      }
     });
 
     it('never writes the token to its logs', async () => {
