@@ -10,6 +10,7 @@ const runDemo = async (opts: Record<string, unknown>) => (await import('../demo/
 const runFailed = async (action: 'list' | 'retry' | 'export', opts: Record<string, unknown>) => (await import('./failed-command.js')).runFailed(action, opts);
 const runModels = async (action: 'pull' | 'list') => (await import('./models-command.js')).runModels(action);
 const runServe = async (opts: Record<string, unknown>) => (await import('../serve/serve-command.js')).runServe(opts);
+const runChaosCommand = async (opts: Record<string, unknown>) => (await import('../chaos/chaos-command.js')).runChaosCommand(opts);
 
 /** Flags shared by commands that load a model. */
 function modelOptions(cmd: Command): Command {
@@ -126,6 +127,18 @@ export function buildProgram(): Command {
     .addOption(new Option('--no-console', 'do not serve the web console at /'))
     .addOption(new Option('--drain-timeout-ms <ms>', 'shutdown deadline').env('FACEFLEET_DRAIN_TIMEOUT_MS').default('25000'))
     .action(async (opts) => runServe(opts));
+
+  program
+    .command('chaos')
+    .description('reliability suite: kills workers, restarts Redis, stops storage, slow batches, hostile inputs, a big backlog; prints lost/corrupt/duplicates/crashes per scenario')
+    .option('--scale <size>', 'small (CI, minutes) or full (the issue figures)', 'small')
+    .option('--only <list>', 'comma-separated scenarios to run (default: all)')
+    .option('--json', 'print the rows as a JSON array')
+    .option('--keep', 'keep the working folder (logs, data)')
+    .option('--dir <dir>', 'working folder (default: a new temp folder)')
+    .action(async (opts) => {
+      process.exitCode = await runChaosCommand(opts);
+    });
 
   const models = program.command('models').description('manage models');
   models.command('pull').description('download and verify the default model (BlazeFace) into the cache').action(async () => {

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ChaosEnv, RESULTS_BUCKET } from './chaos-env';
+import type { ChaosOptions, ChaosScenario } from './chaos-options';
+import type { ChaosRow } from './chaos-report';
+import { photoVariants } from './photo-set';
+import type { Scenario } from './scenario-kit';
+import { scanForSecrets, SecretScan } from './secret-scan';
+import { workerSigkill } from './worker-sigkill';
+
+/** Every scenario by name. */
+const SCENARIOS: Record<ChaosScenario, Scenario> = {
+  'worker-sigkill': workerSigkill,
+};
+
+/** What a chaos run produced. */
+export interface ChaosReport {
+  rows: ChaosRow[];
+  /** Every output of the run (worker logs, metrics, results, failed reasons, job payloads in Redis's AOF) searched for the test credentials. */
+  secrets: SecretScan;
+  /** The working folder (removed unless `keep`). */
+  dir: string;
+  /** Wall time of the whole run, s. */
+  seconds: number;
+}
+
+/**
+ * Runs the chosen scenarios one after another against one private Redis (password, AOF `everysec`)
+ * and one S3-compatible server, both on loopback ports, with `facefleet worker` processes; then greps
+ * every output for the credentials the run used. Only loopback servers this run started are touched.
+ */
+export async function runChaos(options: Readonly<ChaosOptions>, say: (line: string) => void = () => undefined): Promise<ChaosReport> {
+  const started = Date.now();
+  const dir = options.dir ? path.resolve(options.dir) : fs.mkdtempSync(path.join(os.tmpdir(), 'facefleet-chaos-'));
+  const env = await ChaosEnv.open(dir);
+  const rows: ChaosRow[] = [];
+  let secrets: SecretScan;
+  try {
+    const variants = await photoVariants();
+    const ctx = { env, sizes: options.sizes, variants, say };
+    for (const name of options.scenarios) {
+      const t0 = Date.now();
+      say(`${name}: starting`);
+      const row = await SCENARIOS[name](ctx);
+      row.details.seconds = Math.round((Date.now() - t0) / 100) / 10;
+      say(`${name}: done in ${row.details.seconds} s — lost ${row.lost}, corrupt ${row.corrupt}, crashes ${row.crashes}`);
+      rows.push(row);
+    }
+  } finally {
+    await env.close();
+    secrets = scanForSecrets(
+      [env.logDir, env.outDir, path.join(env.s3.dataDir, RESULTS_BUCKET), env.s3.metaDir, env.redis.dir],
+      { 'S3 secret key': env.s3.secretAccessKey, 'Redis password': env.redisPassword },
+    );
+    if (!options.keep) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { rows, secrets, dir, seconds: Math.round((Date.now() - started) / 100) / 10 };
+}

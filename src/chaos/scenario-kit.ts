@@ -1,0 +1,106 @@
+import { FacefleetError } from '../errors';
+import type { ChaosEnv, ChaosQueue } from './chaos-env';
+import { RESULTS_BUCKET } from './chaos-env';
+import type { ChaosSizes } from './chaos-options';
+import type { ChaosRow } from './chaos-report';
+import type { ChaosWorker } from './chaos-worker';
+import { auditRun, RunAudit } from './audit';
+import type { PhotoRun, PhotoVariant } from './photo-set';
+
+/** What a scenario runs with. */
+export interface ScenarioContext {
+  env: ChaosEnv;
+  sizes: ChaosSizes;
+  /** Decodable photos to copy. */
+  variants: readonly PhotoVariant[];
+  /** Progress for humans (stderr). */
+  say(message: string): void;
+}
+
+/** A scenario: sets up its run, injects its fault, waits for the outcome and audits it. */
+export type Scenario = (ctx: ScenarioContext) => Promise<ChaosRow>;
+
+/** Jobs of a queue that reached an outcome (completed or failed; the suite keeps every job). */
+export async function finishedCount(q: ChaosQueue): Promise<number> {
+  const c = await q.queue.getJobCounts('completed', 'failed');
+  return (c.completed ?? 0) + (c.failed ?? 0);
+}
+
+/** Polls `probe` until it returns something other than `undefined`; `E_CONFIG` after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new FacefleetError('E_CONFIG', `chaos: timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Waits until `total` jobs of the queue have an outcome. */
+export function waitForOutcomes(q: ChaosQueue, total: number, timeoutMs: number): Promise<number> {
+  return waitFor(`${total} job outcomes on ${q.name}`, async () => {
+    const n = await finishedCount(q).catch(() => 0);
+    return n >= total ? n : undefined;
+  }, timeoutMs, 250);
+}
+
+/** Starts `count` workers on a queue and waits until each has loaded its model. */
+export async function startWorkers(env: ChaosEnv, q: ChaosQueue, label: string, count: number, args: string[], options: { metrics?: boolean } = {}): Promise<ChaosWorker[]> {
+  const workers: ChaosWorker[] = [];
+  for (let i = 0; i < count; i++) workers.push(await env.spawnWorker(`${label}-${i + 1}`, q.name, args, options));
+  await Promise.all(workers.map((w) => w.waitStarted(120_000)));
+  return workers;
+}
+
+/** Audits a photo run against the results bucket and the server's access log. */
+export function auditPhotoRun(env: ChaosEnv, q: ChaosQueue, runId: string, run: PhotoRun, model = 'blazeface'): Promise<RunAudit> {
+  return auditRun({
+    queue: q.queue,
+    runId,
+    model,
+    keys: run.keys,
+    results: env.resultsStore,
+    resultsPrefix: run.prefix,
+    accessLog: env.s3.readAccessLog(RESULTS_BUCKET),
+  });
+}
+
+/** A table row from an audit. */
+export function rowOf(scenario: string, audit: RunAudit, extra: { crashes: number; recoverySeconds: number | null; details?: Record<string, unknown> }): ChaosRow {
+  return {
+    scenario,
+    images: audit.images,
+    lost: audit.lost,
+    corrupt: audit.corrupt,
+    duplicatesExecuted: audit.duplicatesExecuted,
+    duplicatesWritten: audit.duplicatesWritten,
+    crashes: extra.crashes,
+    recoverySeconds: extra.recoverySeconds === null ? null : Math.round(extra.recoverySeconds * 10) / 10,
+    details: {
+      succeeded: audit.succeeded,
+      failed: audit.failed,
+      ...(Object.keys(audit.failuresByCode).length ? { failuresByCode: audit.failuresByCode } : {}),
+      ...(audit.lostSamples.length ? { lostSamples: audit.lostSamples } : {}),
+      ...(audit.corruptSamples.length ? { corruptSamples: audit.corruptSamples } : {}),
+      ...extra.details,
+    },
+  };
+}
+
+/** Worker processes that died on their own. */
+export function crashesOf(workers: readonly ChaosWorker[]): number {
+  return workers.filter((w) => w.crashed).length;
+}
+
+/** Drains every worker still running (SIGTERM); resolves with how many did not exit 0. */
+export async function stopAll(workers: readonly ChaosWorker[]): Promise<number> {
+  const running = workers.filter((w) => w.running);
+  const ends = await Promise.all(running.map((w) => w.stop(30_000)));
+  return ends.filter((e) => e.code !== 0).length;
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

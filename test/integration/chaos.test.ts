@@ -1,0 +1,46 @@
+import { CHAOS_SCENARIOS, loadChaosOptions } from '../../src/chaos/chaos-options';
+import type { ChaosRow } from '../../src/chaos/chaos-report';
+import { ChaosReport, runChaos } from '../../src/chaos/run-chaos';
+
+/**
+ * The chaos suite at its small size, as CI runs it: every scenario against a real password-protected
+ * Redis with AOF, a real S3-compatible server and real `facefleet worker` processes. Every image ends
+ * with a result or a classified failure, no result is corrupt, no worker crashes on its own, results
+ * are written once per key, and no output holds a credential.
+ */
+describe('facefleet chaos --scale small', () => {
+  let report: ChaosReport;
+  const rows = new Map<string, ChaosRow>();
+
+  beforeAll(async () => {
+    report = await runChaos(loadChaosOptions({ scale: 'small' }), (line) => process.stderr.write(`${line}\n`));
+    for (const r of report.rows) rows.set(r.scenario, r);
+  }, 600_000);
+
+  it('runs every scenario', () => {
+    expect(report.rows.map((r) => r.scenario)).toEqual([...CHAOS_SCENARIOS]);
+  });
+
+  for (const scenario of CHAOS_SCENARIOS) {
+    it(`${scenario}: 0 lost, 0 corrupt, 0 crashes, results written once per key`, () => {
+      const row = rows.get(scenario)!;
+      expect({ scenario, lost: row.lost, corrupt: row.corrupt, crashes: row.crashes, duplicatesWritten: row.duplicatesWritten }).toEqual({ scenario, lost: 0, corrupt: 0, crashes: 0, duplicatesWritten: 0 });
+      expect(row.images).toBeGreaterThan(0);
+    });
+  }
+
+  it('worker-sigkill: the kills interrupted jobs in hand, which other workers finished', () => {
+    const row = rows.get('worker-sigkill')!;
+    expect(row.details.kills).toBe(3);
+    expect((row.details.activeAtKill as number[]).every((n) => n > 0)).toBe(true);
+    // Work was repeated (jobs taken back from dead workers), but each key's result was written once.
+    expect(row.duplicatesExecuted).toBeGreaterThan(0);
+    expect(row.details.failed).toBe(0);
+    expect(row.recoverySeconds).toBeGreaterThan(0);
+  });
+
+  it('no output of the run holds the S3 secret key or the Redis password', () => {
+    expect(report.secrets.files).toBeGreaterThan(0);
+    expect(report.secrets.findings).toEqual([]);
+  });
+});
