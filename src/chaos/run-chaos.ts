@@ -5,6 +5,7 @@ import { ChaosEnv, RESULTS_BUCKET } from './chaos-env';
 import type { ChaosOptions, ChaosScenario } from './chaos-options';
 import type { ChaosRow } from './chaos-report';
 import { photoVariants } from './photo-set';
+import { redisRestart, redisStop } from './redis-faults';
 import type { Scenario } from './scenario-kit';
 import { scanForSecrets, SecretScan } from './secret-scan';
 import { workerSigkill } from './worker-sigkill';
@@ -12,6 +13,8 @@ import { workerSigkill } from './worker-sigkill';
 /** Every scenario by name. */
 const SCENARIOS: Record<ChaosScenario, Scenario> = {
   'worker-sigkill': workerSigkill,
+  'redis-restart': redisRestart,
+  'redis-stop': redisStop,
 };
 
 /** What a chaos run produced. */

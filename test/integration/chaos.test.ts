@@ -39,6 +39,21 @@ describe('facefleet chaos --scale small', () => {
     expect(row.recoverySeconds).toBeGreaterThan(0);
   });
 
+  it('redis-restart: the producer enqueueing across the restart reconnected and finished', () => {
+    const row = rows.get('redis-restart')!;
+    expect(row.details.secondHalfEnqueued).toBe(row.images - Math.floor(row.images / 2));
+    expect(row.details.succeeded).toBe(row.images);
+  });
+
+  it('redis-stop: every worker reported not-ready while Redis was down, then recovered', () => {
+    const row = rows.get('redis-stop')!;
+    const notReady = row.details.notReadyAfterSeconds as Array<number | null>;
+    expect(notReady.length).toBeGreaterThan(0);
+    expect(notReady.every((s) => s !== null)).toBe(true);
+    expect(row.recoverySeconds).not.toBeNull();
+    expect(row.details.succeeded).toBe(row.images);
+  });
+
   it('no output of the run holds the S3 secret key or the Redis password', () => {
     expect(report.secrets.files).toBeGreaterThan(0);
     expect(report.secrets.findings).toEqual([]);
