@@ -2,6 +2,7 @@
 # Builds the tools the integration tests start, into ${FACEFLEET_TOOLS:-$HOME/.cache/facefleet-tools}/bin.
 #
 #   versitygw  S3-compatible server (posix backend) used by test/support/s3-server.ts
+#   helm       Helm 3 CLI used by test/integration/helm.test.ts (lint and template of charts/facefleet)
 #
 # Idempotent: a tool is built only when its binary is missing or was built from another version.
 # Needs Go (https://go.dev/dl/) on PATH. Set FORCE=1 to rebuild anyway.
@@ -9,6 +10,8 @@ set -euo pipefail
 
 VERSITYGW_MODULE="github.com/versity/versitygw"
 VERSITYGW_VERSION="v1.8.0"
+HELM_MODULE="helm.sh/helm/v3"
+HELM_VERSION="v3.22.0"
 
 TOOLS_DIR="${FACEFLEET_TOOLS:-$HOME/.cache/facefleet-tools}"
 BIN_DIR="$TOOLS_DIR/bin"
@@ -45,3 +48,4 @@ fi
 
 mkdir -p "$BIN_DIR"
 install_go_tool versitygw "$VERSITYGW_MODULE" "$VERSITYGW_MODULE/cmd/versitygw" "$VERSITYGW_VERSION"
+install_go_tool helm "$HELM_MODULE" "$HELM_MODULE/cmd/helm" "$HELM_VERSION"
