@@ -94,7 +94,7 @@ export class FleetWorker {
         this.metrics?.jobFailures.inc({ queue, code: error.code });
       }
       if (isPermanent(error)) throw new UnrecoverableError(error.toReason());
-      throw new Error(error.toReason());
+      throw new Error(error.toReason(), { cause: err });
     } finally {
       this.active--;
       this.metrics?.activeJobs.set(this.active);
