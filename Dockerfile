@@ -46,6 +46,7 @@ COPY --from=build /opt/facefleet/models /opt/facefleet/models
 COPY package.json ./
 COPY bin ./bin
 COPY models ./models
+COPY src/console ./src/console
 ENV NODE_ENV=production \
     FACEFLEET_MODEL_CACHE=/opt/facefleet/models \
     MALLOC_ARENA_MAX=2
