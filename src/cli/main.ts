@@ -22,7 +22,7 @@ function modelOptions(cmd: Command): Command {
     .addOption(new Option('--max-wait-ms <ms>', 'how long a partial batch waits for more images').env('FACEFLEET_MAX_WAIT_MS').default('10'))
     .addOption(new Option('--threads <n>', 'onnxruntime intra-op threads (0 = onnxruntime decides)').env('FACEFLEET_INFERENCE_THREADS').default('0'))
     .addOption(new Option('--providers <list>', 'execution providers, comma-separated: cpu, cuda').env('FACEFLEET_PROVIDERS').default('cpu'))
-    .addOption(new Option('--allow-cpu-fallback', 'run on CPU when a GPU provider cannot load (default: fail at start)').env('FACEFLEET_ALLOW_CPU_FALLBACK'))
+    .addOption(new Option('--allow-cpu-fallback', 'run on CPU when a GPU provider cannot load (default: fail at start; env FACEFLEET_ALLOW_CPU_FALLBACK=true|false)'))
     .addOption(new Option('--score-threshold <p>', "override the model's score threshold (0-1)").env('FACEFLEET_SCORE_THRESHOLD'))
     .addOption(new Option('--max-image-mb <mb>', 'largest image object accepted').env('FACEFLEET_MAX_IMAGE_MB').default('50'))
     .addOption(new Option('--max-megapixels <mp>', 'largest decoded image accepted (decompression-bomb guard)').env('FACEFLEET_MAX_MEGAPIXELS').default('100'));

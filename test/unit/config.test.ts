@@ -52,3 +52,11 @@ describe('producer config', () => {
     expect(c.maxBacklog).toBe(100_000);
   });
 });
+
+describe('boolean environment values', () => {
+  it('reads FACEFLEET_ALLOW_CPU_FALLBACK=false as false', () => {
+    expect(loadWorkerConfig({}, { FACEFLEET_ALLOW_CPU_FALLBACK: 'false' }).allowCpuFallback).toBe(false);
+    expect(loadWorkerConfig({}, { FACEFLEET_ALLOW_CPU_FALLBACK: 'true' }).allowCpuFallback).toBe(true);
+    expect(loadWorkerConfig({ allowCpuFallback: true }, { FACEFLEET_ALLOW_CPU_FALLBACK: 'false' }).allowCpuFallback).toBe(true);
+  });
+});
