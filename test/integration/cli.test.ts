@@ -52,6 +52,14 @@ describe('facefleet detect', () => {
   });
 });
 
+describe('facefleet worker flags from the environment', () => {
+  it('reads FACEFLEET_ALLOW_CPU_FALLBACK=false as false: a CUDA worker then fails at start', () => {
+    const run = facefleet(['worker', '--providers', 'cuda', '--metrics-port', '0'], { FACEFLEET_ALLOW_CPU_FALLBACK: 'false', REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/E_MODEL|cuda/i);
+  });
+});
+
 describe('facefleet demo', () => {
   it('runs the embedded default and prints a machine-readable summary with real detections', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-demo-'));
