@@ -66,6 +66,11 @@ interface Item {
  */
 export class DetectionEngine {
   private readonly batcher: MicroBatcher<Item, EngineOutput>;
+  /**
+   * Input buffers of `maxBatch` images that came back from the session, packed into again instead of
+   * allocating (and page-faulting) a fresh tensor per batch. At most one per batch in flight.
+   */
+  private readonly inputPool: Float32Array[] = [];
 
   constructor(
     readonly detector: Detector,
@@ -96,11 +101,15 @@ export class DetectionEngine {
     const groups = detector.dynamicBatch ? [items.map((_, i) => i)] : items.map((_, i) => [i]);
     for (const indices of groups) {
       const tPack = performance.now();
-      const data = packTensor(indices.map((i) => items[i].image.pixels), input);
+      // packTensor returns a view of exactly this batch's length: what a larger, reused buffer holds
+      // beyond it is never fed to the session.
+      const data = packTensor(indices.map((i) => items[i].image.pixels), input, this.takeInputBuffer());
       const tRun = performance.now();
       preprocessMs += tRun - tPack;
       const res = await this.session.run({ [input.name]: { data, dims: this.dims(indices.length) } });
       inferenceMs += performance.now() - tRun;
+      const back = res.inputs?.[input.name]?.data;
+      if (back && this.inputPool.length < 2) this.inputPool.push(new Float32Array(back.buffer, 0, back.buffer.byteLength / 4));
       runs.push({ outputs: res.outputs, indices });
     }
     const m = this.options.metrics;
@@ -130,6 +139,14 @@ export class DetectionEngine {
     m?.stageDuration.observe({ ...labels, stage: 'postprocess' }, postprocessMs / 1000);
     this.options.onBatch?.({ size: items.length, preprocessMs, inferenceMs, postprocessMs });
     return out;
+  }
+
+  /** A buffer for `maxBatch` images: one handed back by the session, else a new one. */
+  private takeInputBuffer(): Float32Array {
+    const { width, height } = this.detector.input;
+    const floats = this.options.maxBatch * width * height * 3;
+    const pooled = this.inputPool.pop();
+    return pooled && pooled.length >= floats ? pooled : new Float32Array(floats);
   }
 
   private dims(n: number): number[] {

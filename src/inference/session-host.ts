@@ -14,6 +14,8 @@ export interface SessionInfo {
 /** Outputs of one run with the time `session.run` took inside the thread. */
 export interface RunResult {
   outputs: Record<string, WireTensor>;
+  /** The input tensors, handed back after the run so their memory can be reused (absent from fakes). */
+  inputs?: Record<string, WireTensor>;
   runMs: number;
 }
 
@@ -24,7 +26,8 @@ interface PendingRun {
 
 /**
  * Hosts one onnxruntime session in a worker thread and runs batches on it, one at a time in arrival
- * order. Input buffers are transferred to the thread (the caller must not reuse them).
+ * order. Input buffers are transferred to the thread (the caller must not touch them meanwhile) and
+ * come back in {@link RunResult.inputs} when the run succeeds.
  */
 export class SessionHost {
   private worker: Worker | undefined;
@@ -70,7 +73,7 @@ export class SessionHost {
             reject(new FacefleetError('E_MODEL', `cannot load model ${this.config.modelPath} with providers [${this.config.providers.join(', ')}]: ${msg.message}`));
             break;
           case 'result':
-            this.settle(msg.id, (p) => p.resolve({ outputs: msg.outputs, runMs: msg.runMs }));
+            this.settle(msg.id, (p) => p.resolve({ outputs: msg.outputs, inputs: msg.inputs, runMs: msg.runMs }));
             break;
           case 'run-failed':
             this.settle(msg.id, (p) => p.reject(new FacefleetError('E_INFERENCE', `inference failed: ${msg.message}`)));

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { baseSessionOptions } from './session-options';
 import type { FromThread, SessionThreadConfig, ToThread, WireTensor } from './thread-protocol';
 
 const config = workerData as SessionThreadConfig;
@@ -16,12 +17,7 @@ function post(message: FromThread, transfer: ArrayBuffer[] = []): void {
 }
 
 async function createSession(): Promise<{ session: ort.InferenceSession; provider: string }> {
-  const base: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: config.intraOpThreads,
-    interOpNumThreads: config.interOpThreads,
-    executionMode: 'sequential',
-  };
+  const base = baseSessionOptions(config);
   const wanted = config.providers.length > 0 ? config.providers : ['cpu'];
   try {
     const session = await ort.InferenceSession.create(config.modelPath, { ...base, executionProviders: wanted });
@@ -73,7 +69,9 @@ async function main(): Promise<void> {
         outputs[name] = { data, dims: [...tensor.dims] };
         transfer.push(data.buffer as ArrayBuffer);
       }
-      post({ type: 'result', id: msg.id, outputs, runMs: performance.now() - t0 }, transfer);
+      // The inputs go back too, so the caller can pack the next batch into the same memory.
+      for (const t of Object.values(msg.feeds)) transfer.push(t.data.buffer as ArrayBuffer);
+      post({ type: 'result', id: msg.id, outputs, inputs: msg.feeds, runMs: performance.now() - t0 }, transfer);
     } catch (err) {
       post({ type: 'run-failed', id: msg.id, message: err instanceof Error ? err.message : String(err) });
     }

@@ -25,6 +25,6 @@ export type ToThread = { type: 'run'; id: number; feeds: Record<string, WireTens
 export type FromThread =
   | { type: 'ready'; inputNames: string[]; outputNames: string[]; provider: string; loadMs: number }
   | { type: 'start-failed'; message: string }
-  | { type: 'result'; id: number; outputs: Record<string, WireTensor>; runMs: number }
+  | { type: 'result'; id: number; outputs: Record<string, WireTensor>; inputs: Record<string, WireTensor>; runMs: number }
   | { type: 'run-failed'; id: number; message: string }
   | { type: 'closed' };

@@ -1,0 +1,21 @@
+import type { InferenceSession } from 'onnxruntime-node';
+import type { SessionThreadConfig } from './thread-protocol';
+
+/**
+ * The onnxruntime session options every facefleet session uses, execution providers aside: full graph
+ * optimisation, the configured thread counts, sequential execution, and pool threads that block
+ * instead of spinning between parallel sections.
+ */
+export function baseSessionOptions(config: Pick<SessionThreadConfig, 'intraOpThreads' | 'interOpThreads'>): InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: config.intraOpThreads,
+    interOpNumThreads: config.interOpThreads,
+    executionMode: 'sequential',
+    // onnxruntime's pool threads busy-wait after every parallel section by default. In a worker, sharp
+    // decodes the next images on the same cores while a batch runs, and pods share cores under CPU
+    // limits: spinning burns that time. Measured with `facefleet bench` on 2 cores (docs/benchmarks.md):
+    // blocking instead of spinning raised in-process throughput and never lowered the ceiling.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
