@@ -9,6 +9,7 @@ const runDetect = async (files: string[], opts: Record<string, unknown>) => (awa
 const runDemo = async (opts: Record<string, unknown>) => (await import('../demo/run-demo.js')).runDemo(opts);
 const runFailed = async (action: 'list' | 'retry' | 'export', opts: Record<string, unknown>) => (await import('./failed-command.js')).runFailed(action, opts);
 const runModels = async (action: 'pull' | 'list') => (await import('./models-command.js')).runModels(action);
+const runBenchCommand = async (opts: Record<string, unknown>) => (await import('../bench/bench-command.js')).runBenchCommand(opts);
 const runServe = async (opts: Record<string, unknown>) => (await import('../serve/serve-command.js')).runServe(opts);
 const runChaosCommand = async (opts: Record<string, unknown>) => (await import('../chaos/chaos-command.js')).runChaosCommand(opts);
 
@@ -138,6 +139,26 @@ export function buildProgram(): Command {
     .option('--dir <dir>', 'working folder (default: a new temp folder)')
     .action(async (opts) => {
       process.exitCode = await runChaosCommand(opts);
+    });
+
+  modelOptions(program.command('bench').description('measure ceiling, in-process, pipeline, naive and enqueue throughput side by side on this machine'))
+    .option('--images <dir>', 'photos to run on; undecodable files are skipped (default: the bundled samples)')
+    .option('--count <n>', 'images per measurement (the photos repeated)', '400')
+    .option('--workers <k>', 'facefleet worker processes of the pipeline measurement', '1')
+    .option('--seconds <s>', 'length of the ceiling loop, and the longest the naive worker runs', '10')
+    .option('--concurrency <n>', 'images in hand per worker (0 = 3 × batch)', '0')
+    .option('--phases <list>', 'measurements to take: ceiling,in-process,pipeline,naive,enqueue, or none (only the sweep)', 'ceiling,in-process,pipeline,naive,enqueue')
+    .option('--rounds <n>', 'repeat the measurements interleaved and report the median round', '1')
+    .option('--enqueue-keys <n>', 'keys in the enqueue measurement', '100000')
+    .option('--sweep', 'also measure images/s against batch size and worker processes')
+    .option('--batches <list>', 'batch sizes of the sweep', '1,2,4,8,16')
+    .option('--sweep-workers <list>', 'worker-process counts of the sweep', '1,2')
+    .option('--sweep-phases <list>', 'measurements of each sweep row: ceiling,in-process,pipeline', 'ceiling,in-process,pipeline')
+    .option('--serve', 'also load facefleet serve: req/s and p50/p95 at 1, 8 and 32 callers, dynamic batching on and off')
+    .option('--serve-seconds <s>', 'measured time per serve row', '5')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (opts) => {
+      process.exitCode = await runBenchCommand(opts);
     });
 
   const models = program.command('models').description('manage models');

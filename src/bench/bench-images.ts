@@ -1,0 +1,102 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { InputContract, Letterbox } from '../detectors/detector';
+import { FacefleetError } from '../errors';
+import type { ImageLimits } from '../imaging/probe-image';
+import { prepareImage } from '../imaging/prepare-image';
+import { isImageKey } from '../producer/key-sources';
+
+/** A photo the benchmark runs on: decodable by the same path a worker uses. */
+export interface BenchImage {
+  /** Absolute path. */
+  file: string;
+  /** File name inside the images folder. */
+  name: string;
+  /** Encoded size, bytes. */
+  bytes: number;
+  /** The photo on the model's canvas (8-bit RGB), for tensors packed ahead of the ceiling loop. */
+  pixels: Uint8Array;
+  letterbox: Letterbox;
+}
+
+/** A photo left out because it cannot be decoded, with the code a worker would fail it with. */
+export interface SkippedImage {
+  name: string;
+  code: string;
+  message: string;
+}
+
+/** The photos of one benchmark. */
+export interface BenchImageSet {
+  dir: string;
+  images: BenchImage[];
+  skipped: SkippedImage[];
+}
+
+/**
+ * Reads every image file directly in `dir` (by extension, sorted by name) and decodes it onto the
+ * model's canvas with the worker's own `prepareImage`; files that fail (a truncated JPEG, say) are
+ * skipped and listed, so every measured image is one a worker would finish. Throws `E_CONFIG` when
+ * nothing decodable is left.
+ */
+export async function loadBenchImages(dir: string, contract: InputContract, limits: ImageLimits): Promise<BenchImageSet> {
+  let names: string[];
+  try {
+    names = (await fs.readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() && isImageKey(d.name)).map((d) => d.name);
+  } catch (err) {
+    throw new FacefleetError('E_CONFIG', `--images: cannot read folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  names.sort();
+  const images: BenchImage[] = [];
+  const skipped: SkippedImage[] = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const body = await fs.readFile(file);
+    try {
+      const prepared = await prepareImage(body, contract, limits);
+      images.push({ file, name, bytes: body.length, pixels: prepared.pixels, letterbox: prepared.letterbox });
+    } catch (err) {
+      const code = err instanceof FacefleetError ? err.code : 'E_UNKNOWN';
+      skipped.push({ name, code, message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  if (images.length === 0) {
+    throw new FacefleetError('E_CONFIG', `--images: no decodable image in ${dir} (${names.length} image files, all skipped)`);
+  }
+  return { dir, images, skipped };
+}
+
+/** The photo used for the `i`-th benchmark image (the set repeated). */
+export function imageAt(set: BenchImageSet, i: number): BenchImage {
+  return set.images[i % set.images.length];
+}
+
+/**
+ * Lays out `count` images under `dir` as `img-000000.<ext>` … for the queue measurements: hard links
+ * to the photos (a copy where the file system refuses links), so every job has its own source URL and
+ * job id while the bytes are the same photos. Returns the keys relative to `dir`, in order.
+ */
+export async function materializeImages(set: BenchImageSet, count: number, dir: string): Promise<string[]> {
+  await fs.mkdir(dir, { recursive: true });
+  const width = Math.max(6, String(count - 1).length);
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const img = imageAt(set, i);
+    const key = `img-${String(i).padStart(width, '0')}${path.extname(img.name).toLowerCase()}`;
+    const target = path.join(dir, key);
+    try {
+      await fs.link(img.file, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        // Left by an earlier call with a larger count: the same photo by construction.
+      } else if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP') {
+        await fs.copyFile(img.file, target);
+      } else {
+        throw err;
+      }
+    }
+    keys.push(key);
+  }
+  return keys;
+}

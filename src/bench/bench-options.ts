@@ -1,0 +1,124 @@
+import path from 'node:path';
+import { ModelConfig, imageLimits, loadModelConfig } from '../config/model-config';
+import { FacefleetError } from '../errors';
+import { findRepoRoot } from '../models/registry';
+
+/** The measurements `facefleet bench` can take; `--phases` picks a subset. */
+export const BENCH_PHASES = ['ceiling', 'in-process', 'pipeline', 'naive', 'enqueue'] as const;
+
+/** One measurement of the benchmark. */
+export type BenchPhase = (typeof BENCH_PHASES)[number];
+
+/** The measurements a sweep row can hold. */
+export const SWEEP_PHASES = ['ceiling', 'in-process', 'pipeline'] as const;
+
+/** One measurement of a sweep row. */
+export type SweepPhase = (typeof SWEEP_PHASES)[number];
+
+/** Settings of one benchmark run, validated and frozen. */
+export interface BenchOptions {
+  /** Model, batch, threads, canvas and decode limits, exactly as a worker would get them. */
+  model: Readonly<ModelConfig>;
+  /** Image limits in bytes and pixels (from `model`). */
+  limits: { maxBytes: number; maxPixels: number };
+  /** Folder of photos (not recursive). @defaultValue the bundled `samples/` */
+  imagesDir: string;
+  /** Images per measurement; the photos are repeated to reach it. @defaultValue 400 */
+  count: number;
+  /** `facefleet worker` processes of the pipeline measurement. @defaultValue 1 */
+  workers: number;
+  /** Length of the ceiling loop, and the longest the naive worker runs, in seconds. @defaultValue 10 */
+  seconds: number;
+  /** Jobs (in-process: images) held at once; 0 derives 3 × batch as the worker does. @defaultValue 0 */
+  concurrency: number;
+  /** Keys in the enqueue measurement's manifest. @defaultValue 100000 */
+  enqueueKeys: number;
+  /** Measurements to take (`none`: only the sweep). @defaultValue all of {@link BENCH_PHASES} */
+  phases: ReadonlySet<BenchPhase>;
+  /** Times each measurement is repeated, interleaved; the median is reported. @defaultValue 1 */
+  rounds: number;
+  /** Also print the table of images/s against batch size and worker processes. @defaultValue false */
+  sweep: boolean;
+  /** Batch sizes of the sweep. @defaultValue [1, 2, 4, 8, 16] */
+  sweepBatches: number[];
+  /** Worker-process counts of the sweep. @defaultValue [1, 2] */
+  sweepWorkers: number[];
+  /** Measurements of each sweep row. @defaultValue ceiling, in-process, pipeline */
+  sweepPhases: ReadonlySet<SweepPhase>;
+  /** Also measure `facefleet serve` under closed-loop load (batching on and off). @defaultValue false */
+  serve: boolean;
+  /** Measured time per serve row, s. @defaultValue 5 */
+  serveSeconds: number;
+  /** Print one JSON object on stdout instead of the tables. @defaultValue false */
+  json: boolean;
+}
+
+/**
+ * Builds benchmark settings from CLI flags (strings from commander, or typed values from tests) and
+ * environment: the model fields go through the same validation as a worker's, the benchmark's own
+ * fields are checked here. A bad value fails with `E_CONFIG` naming the flag, what was expected and
+ * what was given, before anything starts.
+ */
+export function loadBenchOptions(flags: Record<string, unknown>, env: Record<string, string | undefined> = process.env): Readonly<BenchOptions> {
+  const {
+    images, count, workers, seconds, concurrency, enqueueKeys, phases, rounds, sweep, batches, sweepWorkers, sweepPhases, serve, serveSeconds, json,
+    ...modelFlags
+  } = flags;
+  const model = loadModelConfig(modelFlags, env);
+  const phaseList = phases === 'none' ? [] : (listOf('phases', phases, (s) => oneOf('phases', s, BENCH_PHASES, phases)) ?? [...BENCH_PHASES]);
+  const sweepPhaseList = listOf('sweep-phases', sweepPhases, (s) => oneOf('sweep-phases', s, SWEEP_PHASES, sweepPhases)) ?? [...SWEEP_PHASES];
+  return Object.freeze({
+    model,
+    limits: imageLimits(model),
+    imagesDir: path.resolve(typeof images === 'string' && images !== '' ? images : path.join(findRepoRoot(), 'samples')),
+    count: intOf('count', count, 400, 1, 10_000_000),
+    workers: intOf('workers', workers, 1, 1, 64),
+    seconds: numberOf('seconds', seconds, 10, 0.1, 86_400),
+    concurrency: intOf('concurrency', concurrency, 0, 0, 10_000),
+    enqueueKeys: intOf('enqueue-keys', enqueueKeys, 100_000, 1, 10_000_000),
+    phases: new Set(phaseList),
+    rounds: intOf('rounds', rounds, 1, 1, 50),
+    sweep: sweep === true || sweep === 'true',
+    sweepBatches: listOf('batches', batches, (s) => intOf('batches', s, 0, 1, 256)) ?? [1, 2, 4, 8, 16],
+    sweepWorkers: listOf('sweep-workers', sweepWorkers, (s) => intOf('sweep-workers', s, 0, 1, 64)) ?? [1, 2],
+    sweepPhases: new Set(sweepPhaseList),
+    serve: serve === true || serve === 'true',
+    serveSeconds: numberOf('serve-seconds', serveSeconds, 5, 0.1, 3600),
+    json: json === true || json === 'true',
+  });
+}
+
+/** The effective number of jobs held at once for a batch size (0 → 3 × batch, as the worker derives it). */
+export function effectiveConcurrency(options: Pick<BenchOptions, 'concurrency'>, batch: number): number {
+  return options.concurrency || batch * 3;
+}
+
+function bad(flag: string, expected: string, given: unknown): never {
+  throw new FacefleetError('E_CONFIG', `invalid configuration:\n  --${flag}: expected ${expected}; given ${JSON.stringify(given)}`);
+}
+
+function numberOf(flag: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) bad(flag, `a number from ${min} to ${max}`, value);
+  return n;
+}
+
+function intOf(flag: string, value: unknown, fallback: number, min: number, max: number): number {
+  const n = numberOf(flag, value, fallback, min, max);
+  if (!Number.isInteger(n)) bad(flag, `an integer from ${min} to ${max}`, value);
+  return n;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[], given: unknown): T {
+  if (!(allowed as readonly string[]).includes(value)) bad(flag, `a comma-separated list of ${allowed.join(', ')}${flag === 'phases' ? ', or none' : ''}`, given);
+  return value as T;
+}
+
+function listOf<T>(flag: string, value: unknown, item: (s: string) => T): T[] | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const parts = Array.isArray(value) ? value.map(String) : String(value).split(',');
+  const items = parts.map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) bad(flag, 'a non-empty comma-separated list', value);
+  return [...new Set(items.map(item))];
+}

@@ -1,0 +1,155 @@
+import { ServeLoadRow, formatServeLoad } from '../serve/serve-load';
+import type { EnqueueRate } from './enqueue-rate';
+import type { PhaseResult, PipelineResult } from './phase-result';
+import type { SkippedImage } from './bench-images';
+import type { Quantiles } from './stats';
+
+/** One row of the sweep: images/s at one batch size. */
+export interface SweepRow {
+  batch: number;
+  ceiling: number | null;
+  inProcess: number | null;
+  /** Pipeline images/s by number of worker processes. */
+  pipeline: Record<string, number | null>;
+  /** Highest worker resident size by number of worker processes, MiB. */
+  rssPeakMb: Record<string, number | null>;
+}
+
+/** A target of the performance issue and whether this run met it. */
+export interface TargetCheck {
+  /** What is compared, e.g. `pipeline / in-process`. */
+  what: string;
+  /** The bound, e.g. 0.95. */
+  target: number;
+  /** `atLeast`: measured ≥ target; `within`: |measured − target| ≤ tolerance. */
+  comparison: 'atLeast' | 'within';
+  /** Allowed distance from the target for `within`. */
+  tolerance?: number;
+  /** Measured value; `null` when a phase needed for it was not run. */
+  measured: number | null;
+  met: boolean | null;
+}
+
+/** Everything `facefleet bench` measured, as `--json` prints it. */
+export interface BenchReport {
+  model: { id: string; version: string; path: string; canvas: { width: number; height: number }; dynamicBatch: boolean };
+  settings: {
+    batch: number;
+    threads: number;
+    workers: number;
+    concurrency: number;
+    maxWaitMs: number;
+    count: number;
+    seconds: number;
+    rounds: number;
+    imagesDir: string;
+    photos: string[];
+    skipped: SkippedImage[];
+    enqueueKeys: number;
+  };
+  host: {
+    cpus: number;
+    cpuModel: string;
+    memoryMb: number;
+    node: string;
+    /** 1-minute load average when the benchmark started and ended. */
+    loadAverage: { start: number; end: number };
+    /** Allocator and thread-pool settings inherited by the workers. */
+    env: Record<string, string | null>;
+  };
+  /** Images/s of the inference-only loop. */
+  ceiling: number | null;
+  /** Images/s of decode + infer over local files, no queue. */
+  inProcess: number | null;
+  /** Images/s through Redis, worker processes and file storage. */
+  pipeline: number | null;
+  /** Images/s of the one-job-at-a-time baseline. */
+  naive: number | null;
+  /** Keys/s enqueued from a manifest. */
+  enqueuePerSecond: number | null;
+  ratios: { pipelineVsInProcess: number | null; pipelineVsCeiling: number | null; pipelineVsNaive: number | null };
+  /** Highest resident size of a pipeline worker, MiB. */
+  rssPeakMb: number | null;
+  /** Largest worker resident size after this many images of the pipeline run, MiB. */
+  rssAtMb: Record<string, number>;
+  averageBatchSize: { inProcess: number | null; pipeline: number | null };
+  /** p50/p95 per stage and measurement, ms. */
+  stages: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', Record<string, Quantiles> | null>;
+  /** The full result of each measurement (the median round). */
+  phases: { ceiling: PhaseResult | null; inProcess: PhaseResult | null; pipeline: PipelineResult | null; naive: PhaseResult | null; enqueue: EnqueueRate | null };
+  /** Images/s (keys/s for enqueue) of every round, in order, when rounds > 1. */
+  roundsMeasured: Record<string, number[]>;
+  targets: TargetCheck[];
+  sweep: SweepRow[] | null;
+  /** `facefleet serve` under closed-loop load, batching on and off (with `--serve`). */
+  serve: ServeLoadRow[] | null;
+  warnings: string[];
+}
+
+/** The report as text: settings, the phase table, ratios against the targets, memory, stages, sweep. */
+export function formatReport(r: BenchReport): string {
+  const out: string[] = [];
+  const s = r.settings;
+  const canvas = `${r.model.canvas.width}×${r.model.canvas.height}`;
+  out.push(`facefleet bench: ${r.model.id} ${r.model.version} (${canvas}), batch ${s.batch}, threads ${s.threads || 'auto'}, ${s.workers} worker process(es), concurrency ${s.concurrency}, ${s.count} images`);
+  out.push(`  photos: ${s.photos.length} from ${s.imagesDir}${s.skipped.length ? `; skipped ${s.skipped.map((k) => `${k.name} (${k.code})`).join(', ')}` : ''}`);
+  out.push(`  host: ${r.host.cpus} CPUs (${r.host.cpuModel}), node ${r.host.node}, load average ${r.host.loadAverage.start} → ${r.host.loadAverage.end}${s.rounds > 1 ? `; median of ${s.rounds} rounds` : ''}`);
+  out.push('');
+  const rows: string[][] = [['measurement', 'images/s', 'images', 'seconds', 'avg batch']];
+  const phaseRow = (name: string, p: PhaseResult | null) => {
+    if (p) rows.push([name, fmt(p.imagesPerSecond), String(p.images), p.seconds.toFixed(2), p.averageBatchSize === null ? '-' : fmt(p.averageBatchSize)]);
+  };
+  phaseRow('ceiling', r.phases.ceiling);
+  phaseRow('in-process', r.phases.inProcess);
+  phaseRow(`pipeline (${s.workers}w)`, r.phases.pipeline);
+  phaseRow('naive', r.phases.naive);
+  if (rows.length > 1) out.push(...table(rows));
+  if (r.phases.enqueue) out.push(`enqueue: ${r.phases.enqueue.keysPerSecond.toLocaleString('en-US')} keys/s (${r.phases.enqueue.keys.toLocaleString('en-US')} keys in ${r.phases.enqueue.seconds.toFixed(2)} s)`);
+  out.push('');
+  out.push(`ratios: pipeline/in-process ${fmt(r.ratios.pipelineVsInProcess)}, pipeline/ceiling ${fmt(r.ratios.pipelineVsCeiling)}, pipeline/naive ${fmt(r.ratios.pipelineVsNaive)}`);
+  for (const t of r.targets) {
+    const miss = t.comparison === 'within' ? Math.abs((t.measured ?? 0) - t.target) - (t.tolerance ?? 0) : t.target - (t.measured ?? 0);
+    const verdict = t.met === null ? 'not measured' : t.met ? 'met' : `missed by ${fmt(miss)} (${((miss / t.target) * 100).toFixed(1)}%)`;
+    const bound = t.comparison === 'within' ? `${t.target} ± ${t.tolerance}` : `≥ ${t.target}`;
+    out.push(`  target ${t.what} ${bound}: ${t.measured === null ? '-' : fmt(t.measured)} (${verdict})`);
+  }
+  const rssAt = Object.entries(r.rssAtMb).map(([n, mb]) => `${Number(n).toLocaleString('en-US')} images ${mb} MB`);
+  out.push(`worker peak RSS: ${r.rssPeakMb === null ? 'unknown' : `${r.rssPeakMb} MB`}${rssAt.length ? `; RSS after ${rssAt.join(', after ')}` : ''}`);
+  out.push('');
+  out.push(...stageTable(r));
+  if (r.sweep) {
+    out.push('');
+    const workerCounts = Object.keys(r.sweep[0]?.pipeline ?? {});
+    const sweepRows = [['batch', 'ceiling', 'in-process', ...workerCounts.map((k) => `pipeline ${k}w`), ...workerCounts.map((k) => `peak RSS ${k}w`)]];
+    for (const row of r.sweep) {
+      sweepRows.push([String(row.batch), fmt(row.ceiling), fmt(row.inProcess), ...workerCounts.map((k) => fmt(row.pipeline[k])), ...workerCounts.map((k) => (row.rssPeakMb[k] == null ? '-' : `${row.rssPeakMb[k]} MB`))]);
+    }
+    out.push('sweep (images/s):');
+    out.push(...table(sweepRows));
+  }
+  if (r.serve) out.push('', formatServeLoad(r.serve));
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  return `${out.join('\n')}\n`;
+}
+
+function stageTable(r: BenchReport): string[] {
+  const columns = (['ceiling', 'inProcess', 'pipeline', 'naive'] as const).filter((c) => r.stages[c]);
+  const names: string[] = [];
+  for (const c of columns) for (const n of Object.keys(r.stages[c] ?? {})) if (!names.includes(n)) names.push(n);
+  const rows = [['stage p50/p95 ms', ...columns]];
+  for (const n of names) rows.push([n, ...columns.map((c) => {
+    const q = r.stages[c]?.[n];
+    return q ? `${fmt(q.p50)} / ${fmt(q.p95)}` : '-';
+  })]);
+  return table(rows);
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
+}
+
+function fmt(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
+  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+}

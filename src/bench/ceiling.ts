@@ -1,0 +1,49 @@
+import type { Detector } from '../detectors/detector';
+import type { BatchSession } from '../engine/detection-engine';
+import { packTensor } from '../imaging/pack-tensor';
+import { BenchImageSet, imageAt } from './bench-images';
+import { PhaseResult, rate } from './phase-result';
+import type { ProgressSink } from './progress';
+import { StageSamples } from './stats';
+
+/** Settings of {@link measureCeiling}. */
+export interface CeilingOptions {
+  /** Images per `session.run` (1 when the graph's batch axis is fixed). */
+  batch: number;
+  /** How long the loop runs, s. */
+  seconds: number;
+}
+
+/**
+ * The physical limit of this machine for this model: `session.run` in a loop on tensors packed once
+ * ahead of time, through the same inference thread the worker uses. Two runs are kept in flight so
+ * the thread never waits for the main thread to hand over the next input (each run needs its own
+ * copy: inputs are transferred to the thread). One warm-up run is not counted.
+ */
+export async function measureCeiling(session: BatchSession, detector: Detector, set: BenchImageSet, options: CeilingOptions, progress: ProgressSink): Promise<PhaseResult> {
+  const batch = detector.dynamicBatch ? options.batch : 1;
+  const { input } = detector;
+  const template = packTensor(Array.from({ length: batch }, (_, i) => imageAt(set, i).pixels), input);
+  const dims = input.layout === 'NHWC' ? [batch, input.height, input.width, 3] : [batch, 3, input.height, input.width];
+  const runOnce = () => session.run({ [input.name]: { data: template.slice(), dims } });
+  await runOnce();
+
+  const stages = new StageSamples();
+  const budgetMs = options.seconds * 1000;
+  const t0 = performance.now();
+  let images = 0;
+  let last = t0;
+  const lane = async () => {
+    while (performance.now() - t0 < budgetMs) {
+      const started = performance.now();
+      const res = await runOnce();
+      last = performance.now();
+      images += batch;
+      stages.add('batchRun', res.runMs);
+      stages.add('batchRoundTrip', last - started);
+      progress.update(Math.min(Math.round(last - t0), budgetMs), budgetMs, 'ms');
+    }
+  };
+  await Promise.all([lane(), lane()]);
+  return { imagesPerSecond: rate(images, last - t0), images, seconds: (last - t0) / 1000, stages: stages.summary(), averageBatchSize: batch, failed: 0 };
+}

@@ -1,0 +1,53 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fromManifest } from '../producer/key-sources';
+import { BenchQueue, benchQueueName } from './bench-queue';
+import type { ProgressSink } from './progress';
+
+/** What the enqueue measurement found. */
+export interface EnqueueRate {
+  /** Keys enqueued per second. */
+  keysPerSecond: number;
+  keys: number;
+  seconds: number;
+}
+
+/** Settings of {@link measureEnqueue}. */
+export interface EnqueueRateOptions {
+  redisUrl: string;
+  /** Keys in the manifest. */
+  keys: number;
+  /** Folder the manifest is written to. */
+  workDir: string;
+  /** Model id written into the jobs. */
+  model: string;
+}
+
+/**
+ * Producer throughput: a manifest of `keys` lines (keys relative to a base folder, as a real manifest
+ * holds them) streamed by `fromManifest` into `enqueueRun` — deterministic job ids, the duplicate
+ * check, `addBulk` in chunks of 1,000, the run record — on a fresh queue with no worker. The clock
+ * covers reading the manifest through sealing the run; the queue is removed afterwards.
+ */
+export async function measureEnqueue(options: EnqueueRateOptions, progress: ProgressSink): Promise<EnqueueRate> {
+  const manifest = path.join(options.workDir, `manifest-${options.keys}.txt`);
+  const width = String(options.keys).length;
+  const lines: string[] = [];
+  for (let i = 0; i < options.keys; i++) lines.push(`photos/${String(i % 1000).padStart(3, '0')}/img-${String(i).padStart(width, '0')}.jpg`);
+  await fs.writeFile(manifest, `${lines.join('\n')}\n`);
+  const bq = new BenchQueue(options.redisUrl, benchQueueName('enqueue'));
+  try {
+    // The connection is opened before the clock starts, as a long-running producer's would be.
+    await bq.queue.waitUntilReady();
+    const base = `file://${path.join(options.workDir, 'nowhere')}/`;
+    const t0 = performance.now();
+    const report = await bq.enqueue('enqueue', fromManifest(manifest, base), `file://${path.join(options.workDir, 'enqueue-results')}`, options.model, (n) =>
+      progress.update(n, options.keys, 'keys'),
+    );
+    const ms = performance.now() - t0;
+    return { keysPerSecond: Math.round(report.enqueued / (ms / 1000)), keys: report.enqueued, seconds: ms / 1000 };
+  } finally {
+    await bq.close().catch(() => undefined);
+    await fs.rm(manifest, { force: true });
+  }
+}

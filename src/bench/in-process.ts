@@ -1,0 +1,78 @@
+import fs from 'node:fs/promises';
+import type { DecodeOptions, Detector } from '../detectors/detector';
+import { detectImage } from '../engine/detect-image';
+import { BatchSession, DetectionEngine } from '../engine/detection-engine';
+import { FacefleetError } from '../errors';
+import type { ImageLimits } from '../imaging/probe-image';
+import { BenchImageSet, imageAt } from './bench-images';
+import { PhaseResult, rate } from './phase-result';
+import type { ProgressSink } from './progress';
+import { StageSamples, mean } from './stats';
+
+/** Settings of {@link measureInProcess}. */
+export interface InProcessOptions {
+  /** Images per batch. */
+  batch: number;
+  /** ms a partial batch waits. */
+  maxWaitMs: number;
+  /** Images in hand at once (the worker's concurrency). */
+  concurrency: number;
+  /** Images to detect. */
+  count: number;
+  decode: DecodeOptions;
+  limits: ImageLimits;
+}
+
+/**
+ * The limit for a worker that must decode its own images: read each file, decode and letterbox it
+ * (sharp on the libuv pool), batch it through a {@link DetectionEngine} on the inference thread and
+ * decode the boxes — the worker's path without queue or storage, `concurrency` images in hand at once.
+ * One batch of warm-up is not counted.
+ */
+export async function measureInProcess(detector: Detector, session: BatchSession, set: BenchImageSet, options: InProcessOptions, progress: ProgressSink): Promise<PhaseResult> {
+  const stages = new StageSamples();
+  const batchSizes: number[] = [];
+  let measuring = false;
+  const engine = new DetectionEngine(detector, session, {
+    maxBatch: options.batch,
+    maxWaitMs: options.maxWaitMs,
+    decode: options.decode,
+    onBatch: (b) => {
+      if (!measuring) return;
+      batchSizes.push(b.size);
+      stages.add('batchPack', b.preprocessMs);
+      stages.add('batchRun', b.inferenceMs);
+    },
+  });
+  try {
+    await Promise.all(Array.from({ length: options.batch }, (_, i) => fs.readFile(imageAt(set, i).file).then((b) => detectImage(engine, b, options.limits))));
+    measuring = true;
+    let next = 0;
+    let done = 0;
+    let failed = 0;
+    const t0 = performance.now();
+    const lane = async () => {
+      while (next < options.count) {
+        const img = imageAt(set, next++);
+        const tRead = performance.now();
+        try {
+          const body = await fs.readFile(img.file);
+          stages.add('read', performance.now() - tRead);
+          const det = await detectImage(engine, body, options.limits);
+          stages.add('decode', det.decodeMs);
+          stages.add('inferenceWithWait', det.inferenceMs);
+          stages.add('postprocess', det.postprocessMs);
+        } catch (err) {
+          if (!(err instanceof FacefleetError)) throw err;
+          failed++;
+        }
+        progress.update(++done, options.count);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, lane));
+    const ms = performance.now() - t0;
+    return { imagesPerSecond: rate(done - failed, ms), images: done - failed, seconds: ms / 1000, stages: stages.summary(), averageBatchSize: mean(batchSizes), failed };
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,32 @@
+import type { Quantiles } from './stats';
+
+/** What one measurement found. */
+export interface PhaseResult {
+  /** Images finished per second of wall time. */
+  imagesPerSecond: number;
+  /** Images finished in the measured window. */
+  images: number;
+  /** Wall time of the measured window, s. */
+  seconds: number;
+  /** p50/p95 per stage, ms (per image unless the stage name starts with `batch`). */
+  stages: Record<string, Quantiles>;
+  /** Mean images per `session.run`; `null` where the measurement has no batches. */
+  averageBatchSize: number | null;
+  /** Images that failed (always 0 with decodable photos; anything else is a finding). */
+  failed: number;
+}
+
+/** A pipeline measurement: the queue, the worker processes and their memory. */
+export interface PipelineResult extends PhaseResult {
+  /** `facefleet worker` processes. */
+  workers: number;
+  /** Highest resident size of any one worker process (its `VmHWM`), MiB. */
+  rssPeakMb: number | null;
+  /** Largest worker resident size (`VmRSS`) when the run had finished this many images, MiB. */
+  rssAtMb: Record<string, number>;
+}
+
+/** Images per second of `images` over `ms`, rounded to 0.1. */
+export function rate(images: number, ms: number): number {
+  return ms > 0 ? Math.round((images / (ms / 1000)) * 10) / 10 : 0;
+}

@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { findRepoRoot } from '../../src/models/registry';
+
+/** Runs `node bin/facefleet.js <args>` from the repository root; resolves with its exit code and output. */
+function facefleet(args: string[], timeoutMs = 300_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = findRepoRoot();
+  const env: Record<string, string> = {};
+  // The benchmark's settings must come from its flags alone, not from the test runner's environment.
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(FACEFLEET_(?!MODEL_CACHE$)|REDIS_URL$)/.test(k)) env[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'bin', 'facefleet.js'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`facefleet ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr:\n${stderr.slice(-4000)}`));
+    }, timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * The benchmark at a small count: it must complete and print its JSON with every key the issue names.
+ * Figures are never asserted on — only that each measurement ran and produced a number.
+ */
+describe('facefleet bench', () => {
+  it('runs every measurement and prints one JSON object with every key', async () => {
+    const { code, stdout, stderr } = await facefleet(['bench', '--json', '--count', '16', '--batch', '4', '--seconds', '1', '--enqueue-keys', '2000']);
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    const report = JSON.parse(stdout);
+
+    for (const key of ['ceiling', 'inProcess', 'pipeline', 'naive', 'enqueuePerSecond', 'rssPeakMb']) expect({ key, isNumber: isNumber(report[key]) }).toEqual({ key, isNumber: true });
+    for (const key of ['pipelineVsInProcess', 'pipelineVsCeiling', 'pipelineVsNaive']) expect({ key, isNumber: isNumber(report.ratios?.[key]) }).toEqual({ key, isNumber: true });
+    expect(isNumber(report.averageBatchSize.inProcess) && isNumber(report.averageBatchSize.pipeline)).toBe(true);
+    expect(Object.keys(report.stages).sort()).toEqual(['ceiling', 'inProcess', 'naive', 'pipeline']);
+    for (const stage of ['download', 'decode', 'inferenceWithWait', 'postprocess']) {
+      expect({ stage, q: Object.keys(report.stages.pipeline[stage] ?? {}).sort() }).toEqual({ stage, q: ['n', 'p50', 'p95'] });
+    }
+    expect(report.phases.pipeline.images).toBe(16);
+    expect(report.phases.inProcess.images).toBe(16);
+    expect(report.phases.enqueue.keys).toBe(2000);
+    expect(report.targets.map((t: { what: string }) => t.what)).toHaveLength(4);
+    expect(report.sweep).toBeNull();
+    expect(report.serve).toBeNull();
+    // The bundled samples hold a truncated JPEG: skipped, never counted as a failure.
+    expect(report.settings.skipped.map((s: { name: string }) => s.name)).toContain('corrupt-truncated.jpg');
+    expect(report.phases.pipeline.failed + report.phases.naive.failed + report.phases.inProcess.failed).toBe(0);
+    // Progress of the long phases goes to stderr, keeping stdout to the JSON alone.
+    expect(stderr).toMatch(/pipeline, 1 worker process\(es\)…/);
+  });
+
+  it('prints the sweep against batch size and worker processes as a table', async () => {
+    const { code, stdout, stderr } = await facefleet(['bench', '--count', '8', '--seconds', '0.5', '--phases', 'none', '--sweep', '--batches', '1,2', '--sweep-workers', '1', '--sweep-phases', 'ceiling,pipeline']);
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^sweep \(images\/s\):$/m);
+    expect(stdout).toMatch(/^batch\s+ceiling\s+in-process\s+pipeline 1w\s+peak RSS 1w$/m);
+    // Rows: batch, ceiling, in-process (not measured: -), pipeline, peak RSS.
+    expect(stdout).toMatch(/^1\s+[\d.]+\s+-\s+[\d.]+\s+\d+ MB$/m);
+    expect(stdout).toMatch(/^2\s+[\d.]+\s+-\s+[\d.]+\s+\d+ MB$/m);
+  });
+
+  it('loads facefleet serve with batching on and off at 1, 8 and 32 callers', async () => {
+    const { code, stdout, stderr } = await facefleet(['bench', '--json', '--phases', 'none', '--serve', '--serve-seconds', '0.3']);
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    const rows = JSON.parse(stdout).serve as Array<{ batching: boolean; concurrency: number; requests: number; errors: number; rps: number; p50Ms: number; p95Ms: number }>;
+    expect(rows.map((r) => [r.batching, r.concurrency])).toEqual([[true, 1], [true, 8], [true, 32], [false, 1], [false, 8], [false, 32]]);
+    for (const r of rows) expect({ errors: r.errors, answered: r.requests > 0, numbers: [r.rps, r.p50Ms, r.p95Ms].every(isNumber) }).toEqual({ errors: 0, answered: true, numbers: true });
+  });
+
+  it('refuses a bad flag before loading anything, naming the flag', async () => {
+    const { code, stderr } = await facefleet(['bench', '--count', '0']);
+    expect(code).toBe(64);
+    expect(stderr).toMatch(/--count: expected an integer from 1 to 10000000|--count: expected a number from 1/);
+  });
+});
