@@ -53,6 +53,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--stalled-interval-ms <ms>', 'how often jobs held by dead workers are looked for and requeued').env('FACEFLEET_STALLED_INTERVAL_MS').default('30000'))
     .addOption(new Option('--worker-id <id>', 'worker id in results and logs (default <hostname>-<pid>)').env('FACEFLEET_WORKER_ID'))
     .addOption(new Option('--attempts <n>', 'retry attempts for transient errors').env('FACEFLEET_ATTEMPTS').default('5'))
+    .addOption(new Option('--file-roots <dirs>', 'comma-separated folders file:// jobs may read and write (default: any)').env('FACEFLEET_FILE_ROOTS'))
     .action(async (opts) => runWorker(opts));
 
   queueOptions(program.command('enqueue').description('enqueue images as one run: keys as arguments, --prefix URL, or --manifest FILE'))
@@ -99,25 +100,6 @@ export function buildProgram(): Command {
       process.exitCode = summary.results.length > 0 ? 0 : 1;
     });
 
-  const failed = program.command('failed').description('the dead-letter view: failed jobs with their codes');
-  const failedFilters = (cmd: Command) =>
-    queueOptions(cmd).option('--run <id>', 'only this run').option('--code <code>', 'only this failure code (e.g. E_DECODE)');
-  failedFilters(failed.command('list', { isDefault: true }).description('list failed jobs with codes and messages'))
-    .option('--json', 'machine-readable output')
-    .action(async (opts) => {
-      process.exitCode = await runFailed('list', opts);
-    });
-  failedFilters(failed.command('retry').description('re-queue failed jobs whose code is transient (E_STORAGE, E_INFERENCE, E_SHUTDOWN)'))
-    .option('--all', 'also re-queue permanent failures')
-    .action(async (opts) => {
-      process.exitCode = await runFailed('retry', opts);
-    });
-  failedFilters(failed.command('export').description('write failed jobs as a JSONL manifest for enqueue --manifest'))
-    .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (opts) => {
-      process.exitCode = await runFailed('export', opts);
-    });
-
   modelOptions(queueOptions(program.command('serve').description('HTTP detection API with batching across callers, run views and a web console (token: env FACEFLEET_API_TOKEN)')))
     .addOption(new Option('--host <addr>', 'address to bind (non-loopback without FACEFLEET_API_TOKEN prints a warning)').env('FACEFLEET_SERVE_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <port>', 'TCP port (0 = any free port)').env('FACEFLEET_SERVE_PORT').default('8080'))
@@ -128,18 +110,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--no-console', 'do not serve the web console at /'))
     .addOption(new Option('--drain-timeout-ms <ms>', 'shutdown deadline').env('FACEFLEET_DRAIN_TIMEOUT_MS').default('25000'))
     .action(async (opts) => runServe(opts));
-
-  program
-    .command('chaos')
-    .description('reliability suite: kills workers, restarts Redis, stops storage, slow batches, hostile inputs, a big backlog; prints lost/corrupt/duplicates/crashes per scenario')
-    .option('--scale <size>', 'small (CI, minutes) or full (the issue figures)', 'small')
-    .option('--only <list>', 'comma-separated scenarios to run (default: all)')
-    .option('--json', 'print the rows as a JSON array')
-    .option('--keep', 'keep the working folder (logs, data)')
-    .option('--dir <dir>', 'working folder (default: a new temp folder)')
-    .action(async (opts) => {
-      process.exitCode = await runChaosCommand(opts);
-    });
 
   modelOptions(program.command('bench').description('measure ceiling, in-process, pipeline, naive and enqueue throughput side by side on this machine'))
     .option('--images <dir>', 'photos to run on; undecodable files are skipped (default: the bundled samples)')
@@ -159,6 +129,37 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON object on stdout')
     .action(async (opts) => {
       process.exitCode = await runBenchCommand(opts);
+    });
+
+  const failed = program.command('failed').description('the dead-letter view: failed jobs with their codes');
+  const failedFilters = (cmd: Command) =>
+    queueOptions(cmd).option('--run <id>', 'only this run').option('--code <code>', 'only this failure code (e.g. E_DECODE)');
+  failedFilters(failed.command('list', { isDefault: true }).description('list failed jobs with codes and messages'))
+    .option('--json', 'machine-readable output')
+    .action(async (opts) => {
+      process.exitCode = await runFailed('list', opts);
+    });
+  failedFilters(failed.command('retry').description('re-queue failed jobs whose code is transient (E_STORAGE, E_INFERENCE, E_SHUTDOWN)'))
+    .option('--all', 'also re-queue permanent failures')
+    .action(async (opts) => {
+      process.exitCode = await runFailed('retry', opts);
+    });
+  failedFilters(failed.command('export').description('write failed jobs as a JSONL manifest for enqueue --manifest'))
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (opts) => {
+      process.exitCode = await runFailed('export', opts);
+    });
+
+  program
+    .command('chaos')
+    .description('reliability suite: kills workers, restarts Redis, stops storage, slow batches, hostile inputs, a big backlog; prints lost/corrupt/duplicates/crashes per scenario')
+    .option('--scale <size>', 'small (CI, minutes) or full (the issue figures)', 'small')
+    .option('--only <list>', 'comma-separated scenarios to run (default: all)')
+    .option('--json', 'print the rows as a JSON array')
+    .option('--keep', 'keep the working folder (logs, data)')
+    .option('--dir <dir>', 'working folder (default: a new temp folder)')
+    .action(async (opts) => {
+      process.exitCode = await runChaosCommand(opts);
     });
 
   const models = program.command('models').description('manage models');

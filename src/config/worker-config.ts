@@ -27,6 +27,15 @@ const workerSchema = z.object({
   workerId: z.string().min(1).max(200).default(`${os.hostname()}-${process.pid}`),
   /** Retry attempts for transient errors. @defaultValue 5 */
   attempts: int(1, 100).default(5),
+  /**
+   * Folders `file://` sources and results must lie in, comma-separated absolute paths; unset allows
+   * any path. Set it on shared workers so a job cannot read arbitrary files. (env `FACEFLEET_FILE_ROOTS`)
+   */
+  fileRoots: z
+    .string()
+    .regex(/^\/[^,]*(,\/[^,]*)*$/, 'expected comma-separated absolute paths')
+    .transform((v) => v.split(','))
+    .optional(),
   /** Skip images whose result matches their ETag and model version even if the job did not ask. @defaultValue false */
   forceIncremental: bool().default(false),
 });
@@ -45,6 +54,7 @@ export function loadWorkerConfig(flags: Record<string, unknown>, env: Record<str
     lockDurationMs: 'FACEFLEET_LOCK_DURATION_MS',
     stalledIntervalMs: 'FACEFLEET_STALLED_INTERVAL_MS',
     workerId: 'FACEFLEET_WORKER_ID',
+    fileRoots: 'FACEFLEET_FILE_ROOTS',
     attempts: 'FACEFLEET_ATTEMPTS',
   });
   return Object.freeze({ ...parsed, effectiveConcurrency: parsed.concurrency || parsed.batch * 3 });
