@@ -1,7 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { enqueueRun } from '../../src/producer/enqueue-run';
+import { fromArgs } from '../../src/producer/key-sources';
 import { StoreRegistry } from '../../src/storage/store-registry';
+import { allFixtures } from '../support/fixtures';
+import { openFleet } from '../support/fleet';
+import { startRedis, uniqueQueue } from '../support/redis';
 
 /** A worker with --file-roots cannot be made to read or write outside them. */
 describe('file roots', () => {
@@ -42,5 +47,22 @@ describe('file roots', () => {
     const { store, key } = registry.resolve(`file://${tmp}/results/r/a.jpg.json`);
     await store.put(key, '{}');
     expect(fs.readFileSync(path.join(tmp, 'results', 'r', 'a.jpg.json'), 'utf8')).toBe('{}');
+  });
+
+  it('makes a worker with --file-roots fail jobs outside them with E_BAD_KEY', async () => {
+    const redis = await startRedis();
+    const fleet = openFleet(redis.url, uniqueQueue('roots'));
+    try {
+      const photo = allFixtures().find((f) => f.file === 'astronaut.png')!;
+      fs.copyFileSync(photo.path, path.join(tmp, 'photos', 'astronaut.png'));
+      await fleet.startWorker({ fileRoots: `${tmp}/photos,${tmp}/results` });
+      const keys = [`file://${tmp}/photos/astronaut.png`, `file://${tmp}/secret/key.pem`];
+      await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromArgs(keys, 'file:///'), { runId: 'roots', results: `file://${tmp}/results`, model: 'blazeface' });
+      const status = await fleet.waitForRun('roots');
+      expect(status).toMatchObject({ done: 1, failed: 1, failures: { E_BAD_KEY: 1 } });
+    } finally {
+      await fleet.close();
+      await redis.stop();
+    }
   });
 });
