@@ -80,7 +80,9 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
           if (!exited) {
             const gone = new Promise<void>((r) => child.once('exit', () => r()));
             child.kill('SIGTERM');
-            await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+            clearTimeout(timer);
             if (!exited) child.kill('SIGKILL');
           }
           fs.rmSync(dir, { recursive: true, force: true });
@@ -128,6 +130,11 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   return {
     url: `http://127.0.0.1:${port}/alerts`,
     notifications,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        // Alertmanager keeps its connection alive; close() alone would wait for it to time out.
+        server.closeAllConnections();
+      }),
   };
 }

@@ -161,7 +161,9 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
           if (!exited) {
             const gone = new Promise<void>((r) => child.once('exit', () => r()));
             child.kill('SIGTERM');
-            await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+            clearTimeout(timer);
             if (!exited) child.kill('SIGKILL');
           }
           if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
