@@ -17,7 +17,7 @@ export interface RunAudit {
   lost: number;
   /** Result objects that do not parse as a v1 result of their own key, source and run, or that no job asked for. */
   corrupt: number;
-  /** Job starts that did not end in a finished attempt (the job was taken from a dead or late holder and run again). */
+  /** Times a job was taken back from a holder that lost it (killed, or its lock expired) and run again: BullMQ's stalled counters. */
   duplicatesExecuted: number;
   /** Successful PutObject requests for a result beyond the first of its key. */
   duplicatesWritten: number;
@@ -61,7 +61,7 @@ export async function auditRun(input: AuditInput): Promise<RunAudit> {
       if (audit.lostSamples.length < 10) audit.lostSamples.push({ key: k.key, why });
     };
     if (!job) return lost('no job');
-    audit.duplicatesExecuted += Math.max(0, (job.attemptsStarted ?? 0) - (job.attemptsMade ?? 0));
+    audit.duplicatesExecuted += job.stalledCounter ?? 0;
     if (state === 'completed') {
       if (valid.has(k.key)) audit.succeeded++;
       else lost('completed without a valid result');

@@ -11,7 +11,7 @@ export interface ChaosRow {
   lost: number;
   /** Result objects that do not parse as a complete v1 result of their own key and source. */
   corrupt: number;
-  /** Job executions started again because the previous holder lost the job (killed, lock expired): BullMQ starts minus finished attempts. */
+  /** Job executions started again because the previous holder lost the job (killed, lock expired): BullMQ's stalled counters. */
   duplicatesExecuted: number;
   /** Successful result writes beyond the first per key (from the S3 server's access log). */
   duplicatesWritten: number;

@@ -6,6 +6,7 @@ import type { ChaosOptions, ChaosScenario } from './chaos-options';
 import type { ChaosRow } from './chaos-report';
 import { photoVariants } from './photo-set';
 import { redisRestart, redisStop } from './redis-faults';
+import { storageOutage } from './storage-outage';
 import type { Scenario } from './scenario-kit';
 import { scanForSecrets, SecretScan } from './secret-scan';
 import { workerSigkill } from './worker-sigkill';
@@ -15,6 +16,7 @@ const SCENARIOS: Record<ChaosScenario, Scenario> = {
   'worker-sigkill': workerSigkill,
   'redis-restart': redisRestart,
   'redis-stop': redisStop,
+  'storage-outage': storageOutage,
 };
 
 /** What a chaos run produced. */

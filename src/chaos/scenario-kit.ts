@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { FacefleetError } from '../errors';
 import type { ChaosEnv, ChaosQueue } from './chaos-env';
 import { RESULTS_BUCKET } from './chaos-env';
@@ -86,6 +87,17 @@ export function rowOf(scenario: string, audit: RunAudit, extra: { crashes: numbe
       ...extra.details,
     },
   };
+}
+
+/** Log lines with message `msg` across the workers' log files. */
+export function countLogLines(workers: readonly ChaosWorker[], msg: string): number {
+  const needle = `"msg":${JSON.stringify(msg)}`;
+  let n = 0;
+  for (const w of workers) {
+    if (!fs.existsSync(w.logFile)) continue;
+    for (const line of fs.readFileSync(w.logFile, 'utf8').split('\n')) if (line.includes(needle)) n++;
+  }
+  return n;
 }
 
 /** Worker processes that died on their own. */

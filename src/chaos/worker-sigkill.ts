@@ -1,7 +1,7 @@
 import type { ChaosRow } from './chaos-report';
 import type { ChaosWorker } from './chaos-worker';
 import { uploadPhotos } from './photo-set';
-import { auditPhotoRun, crashesOf, finishedCount, rowOf, ScenarioContext, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
+import { auditPhotoRun, countLogLines, crashesOf, finishedCount, rowOf, ScenarioContext, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
 
 /** Flags of the workers: a short lock and stalled check, so a dead worker's jobs come back in seconds. */
 export const SIGKILL_WORKER_ARGS = ['--batch', '8', '--concurrency', '16', '--lock-duration-ms', '5000', '--stalled-interval-ms', '1000'];
@@ -65,6 +65,7 @@ export async function workerSigkill(ctx: ScenarioContext): Promise<ChaosRow> {
       activeAtKill,
       meanRecoverySeconds: recovery.length ? round1(recovery.reduce((a, b) => a + b, 0) / recovery.length) : null,
       uncleanStops,
+      resultsKeptFromEarlierExecution: countLogLines(all, 'result already written by an earlier execution: kept'),
       note: `${recovery.length} SIGKILLs with ${size} workers; recovery = worst time until the jobs in hand at a kill had an outcome (5 s lock, 1 s stalled check)`,
     },
   });

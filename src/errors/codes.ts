@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   E_INFERENCE: 'transient',
   /** The worker was shutting down; the job goes back to the queue. */
   E_SHUTDOWN: 'transient',
+  /** Quarantined: decoding hung past its time limit, or workers holding the job kept dying; never retried. */
+  E_POISON: 'permanent',
   /** Invalid configuration; the process must not start. */
   E_CONFIG: 'fatal',
   /** The model is missing, fails its integrity check or has the wrong shape; the process must not start. */

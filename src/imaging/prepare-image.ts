@@ -1,18 +1,37 @@
 import sharp from 'sharp';
 import type { InputContract } from '../detectors/detector';
 import type { PreparedImage } from '../engine/detection-engine';
+import { FacefleetError } from '../errors';
 import { letterboxImage } from './letterbox';
-import { ImageLimits, probeImage } from './probe-image';
+import { DEFAULT_DECODE_TIMEOUT_MS, ImageLimits, probeImage } from './probe-image';
 
 /**
  * Turns encoded bytes into a model-ready canvas: the header probe classifies unsupported formats and
  * oversized images before any pixel is decoded; then sharp decodes (first frame only, shrink-on-load
  * for JPEG, `limitInputPixels` as a second guard), orients and letterboxes. Corrupt pixel data fails
- * with `E_DECODE`.
+ * with `E_DECODE`; a decode still running after `limits.decodeTimeoutMs` fails with `E_POISON` (never
+ * retried) and libvips is told to stop, so one pathological file cannot hold a worker forever.
  */
 export async function prepareImage(body: Buffer, contract: InputContract, limits: ImageLimits): Promise<PreparedImage> {
+  const timeoutMs = limits.decodeTimeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS;
   const probe = await probeImage(body, limits);
-  const image = sharp(body, { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1, sequentialRead: true });
-  const { pixels, letterbox } = await letterboxImage(image, contract);
-  return { pixels, letterbox, format: probe.format };
+  // libvips counts whole seconds; the timer below decides at the exact limit.
+  const image = sharp(body, { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1, sequentialRead: true }).timeout({ seconds: Math.max(1, Math.ceil(timeoutMs / 1000)) });
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FacefleetError('E_POISON', `decoding ${probe.format} ${probe.width}×${probe.height} did not finish within ${timeoutMs} ms`)), timeoutMs);
+  });
+  const started = performance.now();
+  try {
+    const { pixels, letterbox } = await Promise.race([letterboxImage(image, contract), late]);
+    return { pixels, letterbox, format: probe.format };
+  } catch (err) {
+    // libvips' own timeout surfaces as a decode failure just after the limit.
+    if (err instanceof FacefleetError && err.code === 'E_DECODE' && performance.now() - started >= timeoutMs) {
+      throw new FacefleetError('E_POISON', `decoding ${probe.format} ${probe.width}×${probe.height} did not finish within ${timeoutMs} ms`, { cause: err });
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -8,7 +8,15 @@ export const ALLOWED_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'heif', 'tiff', '
 export interface ImageLimits {
   /** Largest pixel count (width × height) accepted. */
   maxPixels: number;
+  /**
+   * Longest a decode may take, ms; past it the image is quarantined (`E_POISON`) and libvips stops
+   * working on it. @defaultValue {@link DEFAULT_DECODE_TIMEOUT_MS}
+   */
+  decodeTimeoutMs?: number;
 }
+
+/** A decode of an image within the pixel limit takes seconds at most; one still running after this hangs. */
+export const DEFAULT_DECODE_TIMEOUT_MS = 30_000;
 
 /** What the header says, before any pixel is decoded. */
 export interface ImageProbe {

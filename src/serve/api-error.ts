@@ -32,6 +32,7 @@ const STATUS_OF_CODE: Record<ErrorCode, number> = {
   E_STORAGE_DENIED: 502,
   E_INFERENCE: 503,
   E_SHUTDOWN: 503,
+  E_POISON: 422,
   E_CONFIG: 500,
   E_MODEL: 500,
 };

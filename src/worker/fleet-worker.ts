@@ -1,4 +1,4 @@
-import { Job, MetricsTime, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, Job, MetricsTime, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { FacefleetError, isPermanent } from '../errors';
@@ -7,6 +7,16 @@ import type { QueueTarget } from '../queue/connection';
 import { RunStore } from '../queue/run-store';
 import type { FleetMetrics } from '../telemetry/metrics';
 import type { JobProcessor } from './job-processor';
+import { StorageBreaker } from './storage-breaker';
+
+/**
+ * Times a job may be taken from a worker that stopped while holding it (killed, out of memory, hung
+ * past its lock) before it is quarantined as `E_POISON` instead of being run again.
+ */
+export const MAX_STALLS = 3;
+
+/** Times a job may be put back by the storage breaker without using an attempt (about an hour at the longest cool-down). */
+export const MAX_BREAKER_RETURNS = 240;
 
 /** Settings of a {@link FleetWorker}. */
 export interface FleetWorkerOptions {
@@ -19,15 +29,21 @@ export interface FleetWorkerOptions {
   stalledIntervalMs?: number;
   /** Start consuming at once (false: call `run()` later). @defaultValue true */
   autorun?: boolean;
+  /** The storage circuit breaker. @defaultValue a {@link StorageBreaker} with its defaults */
+  breaker?: StorageBreaker;
 }
 
 /**
  * The BullMQ side of a worker: takes jobs, hands them to the {@link JobProcessor}, turns its errors
  * into BullMQ's retry (transient) or `UnrecoverableError` (permanent, reason code kept as
- * `CODE: message`), counts final outcomes on the run record and in metrics.
+ * `CODE: message`), counts final outcomes on the run record and in metrics. A job whose earlier
+ * holders died {@link MAX_STALLS} times is quarantined as `E_POISON`; while storage is unreachable
+ * (the {@link StorageBreaker} is open) failing jobs wait without using their attempts.
  */
 export class FleetWorker {
   readonly worker: Worker;
+  /** Open while storage is unreachable (readiness reports it). */
+  readonly breaker: StorageBreaker;
   private readonly runs: RunStore;
   private active = 0;
 
@@ -39,15 +55,17 @@ export class FleetWorker {
     private readonly metrics?: FleetMetrics,
   ) {
     this.runs = new RunStore(connection, options.target);
-    this.worker = new Worker(options.target.queue, (job) => this.handle(job), {
+    this.breaker = options.breaker ?? new StorageBreaker();
+    this.worker = new Worker(options.target.queue, (job, token) => this.handle(job, token), {
       connection,
       prefix: options.target.prefix,
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
       stalledInterval: options.stalledIntervalMs ?? 30_000,
       autorun: options.autorun ?? true,
-      // Stalled jobs (a worker killed mid-batch) return to waiting; a few times, then they fail.
-      maxStalledCount: 3,
+      // Stalled jobs (a worker killed mid-batch) return to waiting; the handler quarantines a job
+      // after MAX_STALLS with a reason, before BullMQ's own limit would fail it without one.
+      maxStalledCount: MAX_STALLS + 1,
       // BullMQ's finished-job counters: the queue monitor's throughput (they keep counting when
       // completed jobs are removed), plus per-minute counts for a week.
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
@@ -70,7 +88,7 @@ export class FleetWorker {
     return this.worker.close();
   }
 
-  private async handle(job: Job): Promise<JobSummary> {
+  private async handle(job: Job, token?: string): Promise<JobSummary> {
     const queue = this.options.target.queue;
     const model = this.processor.model.id;
     const runId = typeof job.data?.runId === 'string' ? job.data.runId : 'unknown';
@@ -80,12 +98,27 @@ export class FleetWorker {
     const started = Date.now();
     this.metrics?.jobWait.observe({ queue }, Math.max(0, started - job.timestamp) / 1000);
     try {
+      if (job.stalledCounter >= MAX_STALLS) {
+        throw new FacefleetError('E_POISON', `quarantined: the worker holding this job stopped ${job.stalledCounter} times (crashed, killed or hung past its lock) — the image may crash or hang the decoder`);
+      }
       const summary = await this.processor.process(job.data, log);
+      this.breaker.success();
       await this.runs.record(runId, summary.status === 'skipped' ? 'skipped' : 'done');
       this.metrics?.imagesProcessed.inc({ queue, model, outcome: summary.status === 'skipped' ? 'skipped' : 'success' });
       return summary;
     } catch (err) {
       const error = err instanceof FacefleetError ? err : new FacefleetError('E_INFERENCE', (err as Error)?.message ?? String(err), { cause: err });
+      if (error.code !== 'E_STORAGE') this.breaker.success();
+      else {
+        const waitMs = this.breaker.failure();
+        // Starts that ended neither in an attempt nor in a stall: earlier returns by the breaker.
+        const returns = job.attemptsStarted - job.attemptsMade - job.stalledCounter;
+        if (waitMs > 0 && token && returns < MAX_BREAKER_RETURNS) {
+          log.warn({ code: error.code, waitMs, err: error.message }, 'storage unreachable: job put back without using an attempt');
+          await job.moveToDelayed(Date.now() + waitMs, token);
+          throw new DelayedError();
+        }
+      }
       const final = isPermanent(error) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ code: error.code, attempt: job.attemptsMade + 1, final, err: error.message }, 'job failed');
       if (final) {

@@ -95,6 +95,7 @@ export async function startWorker(
         if (!model.session.alive) return { ok: false, reason: 'inference thread down' };
         if (redis.status !== 'ready') return { ok: false, reason: `redis ${redis.status}` };
         if (!(await pings(redis, 2000))) return { ok: false, reason: 'redis does not answer PING' };
+        if (fleet.breaker.open) return { ok: false, reason: 'storage unreachable' };
         return { ok: true };
       },
     });

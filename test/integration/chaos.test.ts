@@ -54,6 +54,14 @@ describe('facefleet chaos --scale small', () => {
     expect(row.details.succeeded).toBe(row.images);
   });
 
+  it('storage-outage: no job failed; readiness dropped while storage was down; jobs waited without using attempts', () => {
+    const row = rows.get('storage-outage')!;
+    expect(row.details.failed).toBe(0);
+    expect((row.details.notReadyAfterSeconds as Array<number | null>).every((s) => s !== null)).toBe(true);
+    expect(row.details.putBackWithoutAttempt).toBeGreaterThan(0);
+    expect(row.recoverySeconds).not.toBeNull();
+  });
+
   it('no output of the run holds the S3 secret key or the Redis password', () => {
     expect(report.secrets.files).toBeGreaterThan(0);
     expect(report.secrets.findings).toEqual([]);
