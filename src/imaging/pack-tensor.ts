@@ -18,28 +18,35 @@ export function packTensor(pixelsList: readonly Uint8Array[], contract: InputCon
     throw new FacefleetError('E_INFERENCE', `packTensor: output buffer holds ${out.length} floats, ${length} needed`);
   }
   const tensor = out ? out.subarray(0, length) : new Float32Array(length);
-  // Source channel for each fed channel, and the per-channel affine map folded into scale + offset.
-  const src = contract.colorOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
-  const scale = contract.std.map((s) => 1 / s);
-  const offset = contract.mean.map((m, c) => -m * scale[c]);
+  // Source channel of each fed channel, and the per-channel affine map folded into scale + offset.
+  const [s0, s1, s2] = contract.colorOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
+  const [k0, k1, k2] = contract.std.map((s) => 1 / s);
+  const [b0, b1, b2] = contract.mean.map((m, c) => -m * [k0, k1, k2][c]);
   const nhwc = contract.layout === 'NHWC';
 
-  pixelsList.forEach((pixels, n) => {
+  // One sequential pass over each canvas, all three channels per pixel: about twice as fast as a pass
+  // per channel (measured on 256² NHWC and 320²/640² NCHW batches), with the same arithmetic per value.
+  for (let n = 0; n < pixelsList.length; n++) {
+    const pixels = pixelsList[n];
     if (pixels.length !== perImage) {
       throw new FacefleetError('E_INFERENCE', `packTensor: image ${n} has ${pixels.length} bytes, expected ${perImage} (${contract.width}×${contract.height}×3)`);
     }
     const base = n * perImage;
-    for (let c = 0; c < 3; c++) {
-      const s = src[c];
-      const k = scale[c];
-      const b = offset[c];
-      if (nhwc) {
-        for (let i = 0; i < plane; i++) tensor[base + i * 3 + c] = pixels[i * 3 + s] * k + b;
-      } else {
-        const dst = base + c * plane;
-        for (let i = 0; i < plane; i++) tensor[dst + i] = pixels[i * 3 + s] * k + b;
+    if (nhwc) {
+      for (let i = 0, d = base; i < perImage; i += 3, d += 3) {
+        tensor[d] = pixels[i + s0] * k0 + b0;
+        tensor[d + 1] = pixels[i + s1] * k1 + b1;
+        tensor[d + 2] = pixels[i + s2] * k2 + b2;
+      }
+    } else {
+      const p1 = base + plane;
+      const p2 = base + 2 * plane;
+      for (let j = 0, i = 0; j < plane; j++, i += 3) {
+        tensor[base + j] = pixels[i + s0] * k0 + b0;
+        tensor[p1 + j] = pixels[i + s1] * k1 + b1;
+        tensor[p2 + j] = pixels[i + s2] * k2 + b2;
       }
     }
-  });
+  }
   return tensor;
 }
