@@ -1,7 +1,7 @@
 import { FacefleetError } from '../errors';
 
 /** The scenarios of the suite, in the order they run. */
-export const CHAOS_SCENARIOS = ['worker-sigkill', 'redis-restart', 'redis-stop', 'storage-outage'] as const;
+export const CHAOS_SCENARIOS = ['worker-sigkill', 'redis-restart', 'redis-stop', 'storage-outage', 'slow-inference'] as const;
 
 /** One scenario name. */
 export type ChaosScenario = (typeof CHAOS_SCENARIOS)[number];
@@ -28,7 +28,7 @@ export const CHAOS_SCALES: Readonly<Record<'small' | 'full', ChaosSizes>> = Obje
     sigkill: { images: 120, workers: 2, kills: 3 },
     redis: { images: 120, stopSeconds: 5 },
     storage: { images: 120, outageSeconds: 5 },
-    slow: { images: 8, canvas: 1024, batch: 4 },
+    slow: { images: 16, canvas: 1280, batch: 8 },
     hostile: { inputs: 300, photos: 40 },
     backlog: { jobs: 10_000 },
   },
@@ -36,7 +36,7 @@ export const CHAOS_SCALES: Readonly<Record<'small' | 'full', ChaosSizes>> = Obje
     sigkill: { images: 2000, workers: 2, kills: 20 },
     redis: { images: 2000, stopSeconds: 30 },
     storage: { images: 2000, outageSeconds: 30 },
-    slow: { images: 24, canvas: 1024, batch: 4 },
+    slow: { images: 48, canvas: 1280, batch: 8 },
     hostile: { inputs: 10_000, photos: 500 },
     backlog: { jobs: 100_000 },
   },

@@ -6,6 +6,7 @@ import type { ChaosOptions, ChaosScenario } from './chaos-options';
 import type { ChaosRow } from './chaos-report';
 import { photoVariants } from './photo-set';
 import { redisRestart, redisStop } from './redis-faults';
+import { slowInference } from './slow-inference';
 import { storageOutage } from './storage-outage';
 import type { Scenario } from './scenario-kit';
 import { scanForSecrets, SecretScan } from './secret-scan';
@@ -17,6 +18,7 @@ const SCENARIOS: Record<ChaosScenario, Scenario> = {
   'redis-restart': redisRestart,
   'redis-stop': redisStop,
   'storage-outage': storageOutage,
+  'slow-inference': slowInference,
 };
 
 /** What a chaos run produced. */

@@ -62,6 +62,13 @@ describe('facefleet chaos --scale small', () => {
     expect(row.recoverySeconds).not.toBeNull();
   });
 
+  it('slow-inference: batches outlasted the lock, yet no job was taken by the second worker', () => {
+    const row = rows.get('slow-inference')!;
+    expect(row.details.batchesLongerThanLock).toBeGreaterThan(0);
+    expect(row.duplicatesExecuted).toBe(0);
+    expect(row.details.succeeded).toBe(row.images);
+  });
+
   it('no output of the run holds the S3 secret key or the Redis password', () => {
     expect(report.secrets.files).toBeGreaterThan(0);
     expect(report.secrets.findings).toEqual([]);
