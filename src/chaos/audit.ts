@@ -27,6 +27,8 @@ export interface RunAudit {
   lostSamples: Array<{ key: string; why: string }>;
   /** Up to 10 corrupt result keys with why. */
   corruptSamples: Array<{ key: string; why: string }>;
+  /** Per enqueued image, in order: `ok`, its failure code, or `lost`. */
+  outcomes: string[];
 }
 
 /** What {@link auditRun} reads. */
@@ -50,21 +52,23 @@ export interface AuditInput {
  * schema), and the server's log of result writes.
  */
 export async function auditRun(input: AuditInput): Promise<RunAudit> {
-  const audit: RunAudit = { images: input.keys.length, succeeded: 0, failed: 0, lost: 0, corrupt: 0, duplicatesExecuted: 0, duplicatesWritten: 0, failuresByCode: {}, lostSamples: [], corruptSamples: [] };
+  const audit: RunAudit = { images: input.keys.length, succeeded: 0, failed: 0, lost: 0, corrupt: 0, duplicatesExecuted: 0, duplicatesWritten: 0, failuresByCode: {}, lostSamples: [], corruptSamples: [], outcomes: [] };
   const expected = new Map(input.keys.map((k) => [k.key, k]));
   const valid = await readResults(input, expected, audit);
   const jobs = await loadJobs(input);
   input.keys.forEach((k, i) => {
     const { job, state } = jobs[i];
     const lost = (why: string) => {
+      audit.outcomes[i] = 'lost';
       audit.lost++;
       if (audit.lostSamples.length < 10) audit.lostSamples.push({ key: k.key, why });
     };
     if (!job) return lost('no job');
     audit.duplicatesExecuted += job.stalledCounter ?? 0;
     if (state === 'completed') {
-      if (valid.has(k.key)) audit.succeeded++;
-      else lost('completed without a valid result');
+      if (!valid.has(k.key)) return lost('completed without a valid result');
+      audit.succeeded++;
+      audit.outcomes[i] = 'ok';
       return;
     }
     if (state === 'failed') {
@@ -72,6 +76,7 @@ export async function auditRun(input: AuditInput): Promise<RunAudit> {
       if (!isErrorCode(code)) return lost(`failed without a classified reason: ${String(job.failedReason).slice(0, 120)}`);
       audit.failed++;
       audit.failuresByCode[code] = (audit.failuresByCode[code] ?? 0) + 1;
+      audit.outcomes[i] = code;
       return;
     }
     lost(`no outcome (job ${state})`);

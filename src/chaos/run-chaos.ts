@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ChaosEnv, RESULTS_BUCKET } from './chaos-env';
 import type { ChaosOptions, ChaosScenario } from './chaos-options';
 import type { ChaosRow } from './chaos-report';
+import { hostileScenario } from './hostile-scenario';
 import { photoVariants } from './photo-set';
 import { redisRestart, redisStop } from './redis-faults';
 import { slowInference } from './slow-inference';
@@ -19,6 +20,7 @@ const SCENARIOS: Record<ChaosScenario, Scenario> = {
   'redis-stop': redisStop,
   'storage-outage': storageOutage,
   'slow-inference': slowInference,
+  'hostile-inputs': hostileScenario,
 };
 
 /** What a chaos run produced. */

@@ -69,6 +69,18 @@ describe('facefleet chaos --scale small', () => {
     expect(row.details.succeeded).toBe(row.images);
   });
 
+  it('hostile-inputs: every hostile input ended as a permanent classified failure or a valid result; photos among them unaffected; RSS bounded', () => {
+    const row = rows.get('hostile-inputs')!;
+    expect(row.details.hostile).toBeGreaterThanOrEqual(300);
+    expect({ photosFailed: row.details.photosFailed, unexpectedSuccesses: row.details.unexpectedSuccesses, transientFailures: row.details.transientFailures }).toEqual({ photosFailed: 0, unexpectedSuccesses: 0, transientFailures: 0 });
+    const byKind = row.details.byKind as Record<string, Record<string, number>>;
+    expect(Object.keys(byKind).length).toBeGreaterThanOrEqual(16);
+    expect(byKind['bad-key']).toEqual({ E_BAD_KEY: expect.any(Number) });
+    expect(byKind['zero-bytes']).toEqual({ E_UNSUPPORTED_FORMAT: expect.any(Number) });
+    expect(Object.keys(byKind['real-bomb'])).toEqual(['E_TOO_LARGE']);
+    expect(row.details.peakRssMb).toBeLessThan(1536);
+  });
+
   it('no output of the run holds the S3 secret key or the Redis password', () => {
     expect(report.secrets.files).toBeGreaterThan(0);
     expect(report.secrets.findings).toEqual([]);
