@@ -49,6 +49,8 @@ export interface BenchOptions {
   serve: boolean;
   /** Measured time per serve row, s. @defaultValue 5 */
   serveSeconds: number;
+  /** Folder for V8 CPU profiles of the pipeline's worker processes (`node --cpu-prof`); unset: none. */
+  profileDir?: string;
   /** Print one JSON object on stdout instead of the tables. @defaultValue false */
   json: boolean;
 }
@@ -61,7 +63,7 @@ export interface BenchOptions {
  */
 export function loadBenchOptions(flags: Record<string, unknown>, env: Record<string, string | undefined> = process.env): Readonly<BenchOptions> {
   const {
-    images, count, workers, seconds, concurrency, enqueueKeys, phases, rounds, sweep, batches, sweepWorkers, sweepPhases, serve, serveSeconds, json,
+    images, count, workers, seconds, concurrency, enqueueKeys, phases, rounds, sweep, batches, sweepWorkers, sweepPhases, serve, serveSeconds, profileDir, json,
     ...modelFlags
   } = flags;
   const model = loadModelConfig(modelFlags, env);
@@ -84,6 +86,7 @@ export function loadBenchOptions(flags: Record<string, unknown>, env: Record<str
     sweepPhases: new Set(sweepPhaseList),
     serve: serve === true || serve === 'true',
     serveSeconds: numberOf('serve-seconds', serveSeconds, 5, 0.1, 3600),
+    ...(typeof profileDir === 'string' && profileDir !== '' ? { profileDir: path.resolve(profileDir) } : {}),
     json: json === true || json === 'true',
   });
 }

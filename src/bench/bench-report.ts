@@ -73,6 +73,8 @@ export interface BenchReport {
   /** Largest worker resident size after this many images of the pipeline run, MiB. */
   rssAtMb: Record<string, number>;
   averageBatchSize: { inProcess: number | null; pipeline: number | null };
+  /** CPU time per image of the processes doing the work (workers and redis-server for the queue ones), ms. */
+  cpuMsPerImage: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', number | null>;
   /** p50/p95 per stage and measurement, ms. */
   stages: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', Record<string, Quantiles> | null>;
   /** The full result of each measurement (the median round). */
@@ -95,15 +97,17 @@ export function formatReport(r: BenchReport): string {
   out.push(`  photos: ${s.photos.length} from ${s.imagesDir}${s.skipped.length ? `; skipped ${s.skipped.map((k) => `${k.name} (${k.code})`).join(', ')}` : ''}`);
   out.push(`  host: ${r.host.cpus} CPUs (${r.host.cpuModel}), node ${r.host.node}, load average ${r.host.loadAverage.start} → ${r.host.loadAverage.end}${s.rounds > 1 ? `; median of ${s.rounds} rounds` : ''}`);
   out.push('');
-  const rows: string[][] = [['measurement', 'images/s', 'images', 'seconds', 'avg batch']];
+  const rows: string[][] = [['measurement', 'images/s', 'images', 'seconds', 'avg batch', 'CPU ms/image']];
   const phaseRow = (name: string, p: PhaseResult | null) => {
-    if (p) rows.push([name, fmt(p.imagesPerSecond), String(p.images), p.seconds.toFixed(2), p.averageBatchSize === null ? '-' : fmt(p.averageBatchSize)]);
+    if (p) rows.push([name, fmt(p.imagesPerSecond), String(p.images), p.seconds.toFixed(2), p.averageBatchSize === null ? '-' : fmt(p.averageBatchSize), fmt(p.cpuMsPerImage)]);
   };
   phaseRow('ceiling', r.phases.ceiling);
   phaseRow('in-process', r.phases.inProcess);
   phaseRow(`pipeline (${s.workers}w)`, r.phases.pipeline);
   phaseRow('naive', r.phases.naive);
   if (rows.length > 1) out.push(...table(rows));
+  const by = r.phases.pipeline?.cpuMsPerImageBy;
+  if (by) out.push(`pipeline CPU ms/image: workers ${fmt(by.workers)}, redis-server ${fmt(by.redis)}`);
   if (r.phases.enqueue) out.push(`enqueue: ${r.phases.enqueue.keysPerSecond.toLocaleString('en-US')} keys/s (${r.phases.enqueue.keys.toLocaleString('en-US')} keys in ${r.phases.enqueue.seconds.toFixed(2)} s)`);
   out.push('');
   out.push(`ratios: pipeline/in-process ${fmt(r.ratios.pipelineVsInProcess)}, pipeline/ceiling ${fmt(r.ratios.pipelineVsCeiling)}, pipeline/naive ${fmt(r.ratios.pipelineVsNaive)}`);

@@ -2,8 +2,9 @@ import type { Detector } from '../detectors/detector';
 import type { BatchSession } from '../engine/detection-engine';
 import { packTensor } from '../imaging/pack-tensor';
 import { BenchImageSet, imageAt } from './bench-images';
-import { PhaseResult, rate } from './phase-result';
+import { PhaseResult, perImage, rate } from './phase-result';
 import type { ProgressSink } from './progress';
+import { CpuMeter, selfCpuMs } from './cpu-time';
 import { StageSamples } from './stats';
 
 /** Settings of {@link measureCeiling}. */
@@ -29,6 +30,8 @@ export async function measureCeiling(session: BatchSession, detector: Detector, 
   await runOnce();
 
   const stages = new StageSamples();
+  const cpu = new CpuMeter(async () => selfCpuMs());
+  await cpu.begin();
   const budgetMs = options.seconds * 1000;
   const t0 = performance.now();
   let images = 0;
@@ -45,5 +48,6 @@ export async function measureCeiling(session: BatchSession, detector: Detector, 
     }
   };
   await Promise.all([lane(), lane()]);
-  return { imagesPerSecond: rate(images, last - t0), images, seconds: (last - t0) / 1000, stages: stages.summary(), averageBatchSize: batch, failed: 0 };
+  const cpuMs = await cpu.elapsed();
+  return { imagesPerSecond: rate(images, last - t0), images, seconds: (last - t0) / 1000, stages: stages.summary(), averageBatchSize: batch, failed: 0, cpuMsPerImage: perImage(cpuMs, images) };
 }

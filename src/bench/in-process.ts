@@ -5,7 +5,8 @@ import { BatchSession, DetectionEngine } from '../engine/detection-engine';
 import { FacefleetError } from '../errors';
 import type { ImageLimits } from '../imaging/probe-image';
 import { BenchImageSet, imageAt } from './bench-images';
-import { PhaseResult, rate } from './phase-result';
+import { CpuMeter, selfCpuMs } from './cpu-time';
+import { PhaseResult, perImage, rate } from './phase-result';
 import type { ProgressSink } from './progress';
 import { StageSamples, mean } from './stats';
 
@@ -50,6 +51,8 @@ export async function measureInProcess(detector: Detector, session: BatchSession
     let next = 0;
     let done = 0;
     let failed = 0;
+    const cpu = new CpuMeter(async () => selfCpuMs());
+    await cpu.begin();
     const t0 = performance.now();
     const lane = async () => {
       while (next < options.count) {
@@ -71,7 +74,8 @@ export async function measureInProcess(detector: Detector, session: BatchSession
     };
     await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, lane));
     const ms = performance.now() - t0;
-    return { imagesPerSecond: rate(done - failed, ms), images: done - failed, seconds: ms / 1000, stages: stages.summary(), averageBatchSize: mean(batchSizes), failed };
+    const cpuMs = await cpu.elapsed();
+    return { imagesPerSecond: rate(done - failed, ms), images: done - failed, seconds: ms / 1000, stages: stages.summary(), averageBatchSize: mean(batchSizes), failed, cpuMsPerImage: perImage(cpuMs, done - failed) };
   } finally {
     await engine.close();
   }

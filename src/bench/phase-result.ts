@@ -14,6 +14,11 @@ export interface PhaseResult {
   averageBatchSize: number | null;
   /** Images that failed (always 0 with decodable photos; anything else is a finding). */
   failed: number;
+  /**
+   * CPU time per image of every process doing the work (this process's threads; or the workers and
+   * redis-server), ms. On n cores, images/s cannot exceed n × 1000 / this. `null` where unreadable.
+   */
+  cpuMsPerImage: number | null;
 }
 
 /** A pipeline measurement: the queue, the worker processes and their memory. */
@@ -24,6 +29,13 @@ export interface PipelineResult extends PhaseResult {
   rssPeakMb: number | null;
   /** Largest worker resident size (`VmRSS`) when the run had finished this many images, MiB. */
   rssAtMb: Record<string, number>;
+  /** {@link PhaseResult.cpuMsPerImage} split between the worker processes and redis-server, ms. */
+  cpuMsPerImageBy: { workers: number | null; redis: number | null };
+}
+
+/** CPU ms per image rounded to 0.01, `null` when unknown or no image finished. */
+export function perImage(cpuMs: number | null, images: number): number | null {
+  return cpuMs === null || images <= 0 ? null : Math.round((cpuMs / images) * 100) / 100;
 }
 
 /** Images per second of `images` over `ms`, rounded to 0.1. */

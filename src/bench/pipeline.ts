@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { ModelConfig } from '../config/model-config';
 import type { DetectionResult } from '../queue/result';
 import { BenchQueue, benchQueueName, fileSources } from './bench-queue';
-import { PipelineResult, rate } from './phase-result';
+import { CpuMeter, procCpuMs, redisCpuMs, sumOrNull } from './cpu-time';
+import { PipelineResult, perImage, rate } from './phase-result';
 import { RssSampler } from './proc-memory';
 import type { ProgressSink } from './progress';
 import { StageSamples } from './stats';
@@ -28,6 +29,8 @@ export interface PipelineOptions {
   startTimeoutMs?: number;
   /** Finished-image counts at which the workers' resident size is recorded. @defaultValue [1000, 10000] */
   rssCheckpoints?: readonly number[];
+  /** Folder for V8 CPU profiles of the workers; unset: none. */
+  profileDir?: string;
 }
 
 /**
@@ -44,7 +47,7 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
   let sampler: RssSampler | undefined;
   try {
     for (let i = 0; i < options.workers; i++) {
-      workers.push(WorkerProcess.spawn({ redisUrl: options.redisUrl, queue: queueName, model: options.model, batch: options.batch, concurrency: options.concurrency }));
+      workers.push(WorkerProcess.spawn({ redisUrl: options.redisUrl, queue: queueName, model: options.model, batch: options.batch, concurrency: options.concurrency, profileDir: options.profileDir }));
     }
     sampler = new RssSampler(workers.map((w) => w.pid)).start();
     await Promise.all(workers.map((w) => w.waitStarted(options.startTimeoutMs ?? 300_000)));
@@ -60,6 +63,10 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
     const checkpoints = [...(options.rssCheckpoints ?? [1000, 10_000])].filter((c) => c <= total).sort((a, b) => a - b);
     const rssAtMb: Record<string, number> = {};
     const resultsDir = path.join(options.resultsDir, queueName, 'measured');
+    const workerCpu = new CpuMeter(async () => sumOrNull(workers.map((w) => procCpuMs(w.pid))));
+    const redisCpu = new CpuMeter(() => redisCpuMs(bq.redis));
+    await workerCpu.begin();
+    await redisCpu.begin();
     const t0 = performance.now();
     await bq.enqueue('measured', fileSources(options.sourceDir, options.keys), `file://${resultsDir}`, model);
     const status = await bq.waitForRun('measured', {
@@ -75,6 +82,8 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
       },
     });
     const ms = performance.now() - t0;
+    const workerMs = await workerCpu.elapsed();
+    const redisMs = await redisCpu.elapsed();
     assertAlive(workers);
     sampler.stop();
     const { stages, images, batches } = await readResultTimings(resultsDir);
@@ -86,6 +95,8 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
       stages: stages.summary(),
       averageBatchSize: batches > 0 ? Math.round((images / batches) * 100) / 100 : null,
       failed: status.failed,
+      cpuMsPerImage: perImage(sumOrNull([workerMs, redisMs]), status.done),
+      cpuMsPerImageBy: { workers: perImage(workerMs, status.done), redis: perImage(redisMs, status.done) },
       workers: options.workers,
       rssPeakMb: peak === null ? null : Math.round(peak),
       rssAtMb,

@@ -126,6 +126,7 @@ function pipelineAt(ctx: BenchContext, batch: number, workers: number): Promise<
     sourceDir: ctx.sourceDir,
     keys: ctx.keys,
     resultsDir: path.join(ctx.workDir, 'results'),
+    profileDir: ctx.options.profileDir,
   }, ctx.progress);
 }
 
@@ -243,6 +244,12 @@ function buildReport(
     rssPeakMb: phases.pipeline?.rssPeakMb ?? null,
     rssAtMb,
     averageBatchSize: { inProcess: phases.inProcess?.averageBatchSize ?? null, pipeline: phases.pipeline?.averageBatchSize ?? null },
+    cpuMsPerImage: {
+      ceiling: phases.ceiling?.cpuMsPerImage ?? null,
+      inProcess: phases.inProcess?.cpuMsPerImage ?? null,
+      pipeline: phases.pipeline?.cpuMsPerImage ?? null,
+      naive: phases.naive?.cpuMsPerImage ?? null,
+    },
     stages: { ceiling: phases.ceiling?.stages ?? null, inProcess: phases.inProcess?.stages ?? null, pipeline: phases.pipeline?.stages ?? null, naive: phases.naive?.stages ?? null },
     phases,
     roundsMeasured,

@@ -13,6 +13,8 @@ export interface WorkerSpawnOptions {
   batch: number;
   /** Jobs held at once per worker. */
   concurrency: number;
+  /** Folder for a V8 CPU profile of each worker (written when it exits); unset: no profile. */
+  profileDir?: string;
 }
 
 /** Environment names never passed to a benchmark worker: its settings come from flags only. */
@@ -73,7 +75,8 @@ export class WorkerProcess {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUBBED_ENV.test(k)) env[k] = v;
     Object.assign(env, { REDIS_URL: options.redisUrl, FACEFLEET_LOG_LEVEL: 'info' });
     const root = findRepoRoot();
-    const child = spawn(process.execPath, [path.join(root, 'bin', 'facefleet.js'), ...workerArgs(options)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+    const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'facefleet.js'), ...workerArgs(options)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     return new WorkerProcess(child);
   }
 
