@@ -126,6 +126,7 @@ export function buildProgram(): Command {
     .option('--sweep-phases <list>', 'measurements of each sweep row: ceiling,in-process,pipeline', 'ceiling,in-process,pipeline')
     .option('--serve', 'also load facefleet serve: req/s and p50/p95 at 1, 8 and 32 callers, dynamic batching on and off')
     .option('--serve-seconds <s>', 'measured time per serve row', '5')
+    .option('--profile-dir <dir>', 'write a V8 CPU profile of every pipeline worker process here (node --cpu-prof)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (opts) => {
       process.exitCode = await runBenchCommand(opts);
