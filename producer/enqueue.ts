@@ -37,6 +37,7 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
       ? new cliProgress.SingleBar({ format: ' enqueued {value} keys | {note}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
       : undefined;
     counter?.start(0, 0, { note: '' });
+    let memoryPaused = false;
     const report = await enqueueRun(queue, redis, runs, stream, {
       runId: config.runId,
       results: config.results,
@@ -45,9 +46,20 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
       priority: config.priority,
       chunkSize: config.chunkSize,
       maxBacklog: config.maxBacklog,
+      maxRedisMemoryMb: config.maxRedisMemoryMb,
       policy: { attempts: config.attempts, backoffMs: 2000, keepCompleted: 1000, keepFailed: 50_000 },
-      onProgress: (n, dup) => counter?.update(n, { note: dup ? `${dup} already queued` : '' }),
       onBackpressure: (backlog) => counter?.update({ note: `waiting: backlog ${backlog} ≥ --max-backlog ${config.maxBacklog}` }),
+      onMemoryPressure: (usedMb) => {
+        const note = `waiting: Redis uses ${usedMb.toFixed(0)} MiB > --max-redis-memory-mb ${config.maxRedisMemoryMb}; enqueueing resumes below it`;
+        if (counter) counter.update({ note });
+        // Without a progress bar, say it once per pause (the first wait after a chunk went in).
+        else if (!memoryPaused) process.stderr.write(`facefleet enqueue: ${note}\n`);
+        memoryPaused = true;
+      },
+      onProgress: (n, dup) => {
+        memoryPaused = false;
+        counter?.update(n, { note: dup ? `${dup} already queued` : '' });
+      },
       signal: abort.signal,
     });
     counter?.stop();

@@ -1,7 +1,7 @@
 import { FacefleetError } from '../errors';
 
 /** The scenarios of the suite, in the order they run. */
-export const CHAOS_SCENARIOS = ['worker-sigkill', 'redis-restart', 'redis-stop', 'storage-outage', 'slow-inference', 'hostile-inputs'] as const;
+export const CHAOS_SCENARIOS = ['worker-sigkill', 'redis-restart', 'redis-stop', 'storage-outage', 'slow-inference', 'hostile-inputs', 'backlog'] as const;
 
 /** One scenario name. */
 export type ChaosScenario = (typeof CHAOS_SCENARIOS)[number];

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { backlogScenario } from './backlog';
 import { ChaosEnv, RESULTS_BUCKET } from './chaos-env';
 import type { ChaosOptions, ChaosScenario } from './chaos-options';
 import type { ChaosRow } from './chaos-report';
@@ -21,6 +22,7 @@ const SCENARIOS: Record<ChaosScenario, Scenario> = {
   'storage-outage': storageOutage,
   'slow-inference': slowInference,
   'hostile-inputs': hostileScenario,
+  backlog: backlogScenario,
 };
 
 /** What a chaos run produced. */

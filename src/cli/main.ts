@@ -67,6 +67,7 @@ export function buildProgram(): Command {
     .option('--incremental', 'skip images whose result exists for the same ETag and model version')
     .option('--priority <n>', 'BullMQ priority for an interactive lane (1 = highest)')
     .addOption(new Option('--max-backlog <n>', 'pause while the queue holds more unfinished jobs than this').env('FACEFLEET_MAX_BACKLOG').default('100000'))
+    .addOption(new Option('--max-redis-memory-mb <mb>', 'pause while Redis uses more memory than this (set below its maxmemory)').env('FACEFLEET_MAX_REDIS_MEMORY_MB'))
     .option('--chunk-size <n>', 'jobs per addBulk', '1000')
     .option('--attempts <n>', 'retry attempts for transient errors', '5')
     .option('--wait', 'follow the run with a progress bar; exit 1 if any image failed')

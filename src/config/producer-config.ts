@@ -24,6 +24,11 @@ const producerSchema = z.object({
   priority: int(1, 2_097_152).optional(),
   /** Pause enqueueing while the queue holds more unfinished jobs than this. @defaultValue 100000 (env `FACEFLEET_MAX_BACKLOG`) */
   maxBacklog: int(1, 100_000_000).default(100_000),
+  /**
+   * Pause enqueueing while Redis reports more memory in use than this, MiB (`INFO memory` `used_memory`).
+   * Set it below Redis' `maxmemory`. @defaultValue unset: no memory check (env `FACEFLEET_MAX_REDIS_MEMORY_MB`)
+   */
+  maxRedisMemoryMb: z.coerce.number().positive().max(10_000_000).optional(),
   /** Jobs per addBulk call. @defaultValue 1000 */
   chunkSize: int(1, 100_000).default(1000),
   /** Retry attempts for transient failures. @defaultValue 5 */
@@ -46,5 +51,6 @@ export function loadProducerConfig(flags: Record<string, unknown>, env: Record<s
     results: 'FACEFLEET_RESULTS',
     model: 'FACEFLEET_MODEL',
     maxBacklog: 'FACEFLEET_MAX_BACKLOG',
+    maxRedisMemoryMb: 'FACEFLEET_MAX_REDIS_MEMORY_MB',
   });
 }

@@ -21,13 +21,22 @@ export interface EnqueueOptions {
    * delayed, active; paused jobs count as waiting), so a run over millions of keys never fills Redis. @defaultValue 100000
    */
   maxBacklog?: number;
-  /** How often to re-check the backlog while waiting, ms. @defaultValue 500 */
+  /** How often to re-check the backlog (and Redis memory) while waiting, ms. @defaultValue 500 */
   backlogPollMs?: number;
+  /**
+   * Enqueueing waits while Redis reports more memory in use (`INFO memory` `used_memory`) than this
+   * many MiB, checked before every chunk, so a producer stops short of Redis' `maxmemory` instead of
+   * filling it (an evicting Redis drops jobs; a `noeviction` one refuses every write, workers' included).
+   * Overshoot is at most one chunk. @defaultValue unset: no memory check
+   */
+  maxRedisMemoryMb?: number;
   policy?: JobPolicy;
   /** Called after every chunk with the running count. */
   onProgress?: (enqueued: number, duplicates: number) => void;
   /** Called while waiting for the backlog to drain. */
   onBackpressure?: (backlog: number) => void;
+  /** Called while waiting for Redis memory to fall below `maxRedisMemoryMb`, with the MiB in use. */
+  onMemoryPressure?: (usedMb: number) => void;
   /** Stops early when aborted. */
   signal?: AbortSignal;
 }
@@ -46,10 +55,17 @@ export async function backlogOf(queue: Queue): Promise<number> {
   return Object.values(c).reduce((a, b) => a + b, 0);
 }
 
+/** Memory Redis reports in use (`INFO memory` `used_memory`), MiB. */
+export async function redisMemoryMb(redis: Redis): Promise<number> {
+  const m = /^used_memory:(\d+)/m.exec(await redis.info('memory'));
+  return m ? Number(m[1]) / 1048576 : 0;
+}
+
 /**
  * Streams keys into the queue as one run: creates the run record, adds jobs in chunks with
  * `addBulk` under deterministic ids (a key already queued in this run is not added twice), never lets
- * the backlog exceed `maxBacklog`, and seals the run so its total is final.
+ * the backlog exceed `maxBacklog` nor adds a chunk while Redis uses more than `maxRedisMemoryMb`, and
+ * seals the run so its total is final.
  */
 export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, keys: AsyncIterable<SourceKey>, options: EnqueueOptions): Promise<EnqueueReport> {
   const chunkSize = options.chunkSize ?? 1000;
@@ -70,6 +86,13 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
         if (options.signal?.aborted) return;
         backlog = await backlogOf(queue);
         room = maxBacklog - backlog;
+      }
+      if (options.maxRedisMemoryMb !== undefined) {
+        for (let used = await redisMemoryMb(redis); used > options.maxRedisMemoryMb; used = await redisMemoryMb(redis)) {
+          options.onMemoryPressure?.(used);
+          await sleep(options.backlogPollMs ?? 500);
+          if (options.signal?.aborted) return;
+        }
       }
       const part = chunk.splice(0, Math.min(room, chunk.length));
       const added = await addChunk(queue, redis, part, options, opts);

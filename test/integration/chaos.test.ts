@@ -81,6 +81,16 @@ describe('facefleet chaos --scale small', () => {
     expect(row.details.peakRssMb).toBeLessThan(1536);
   });
 
+  it('backlog: memory per waiting job measured; admission control paused the producer within a chunk of its bound, with a clear message', () => {
+    const row = rows.get('backlog')!;
+    expect(row.details.waiting).toBe(row.images);
+    expect(row.details.bytesPerJob).toBeGreaterThan(100);
+    const admission = row.details.admission as { limitMb: number; pausedAtMb: number | null };
+    expect(admission.pausedAtMb).not.toBeNull();
+    expect(admission.pausedAtMb!).toBeLessThan(admission.limitMb + 2);
+    expect(row.details.cliMessage).toMatch(/^facefleet enqueue: waiting: Redis uses \d+ MiB > --max-redis-memory-mb \d+/);
+  });
+
   it('no output of the run holds the S3 secret key or the Redis password', () => {
     expect(report.secrets.files).toBeGreaterThan(0);
     expect(report.secrets.findings).toEqual([]);
