@@ -20,6 +20,8 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
   if (sources !== 1) throw new Error('give exactly one source of keys: keys as arguments, --prefix URL, or --manifest FILE');
   const redis = createRedis(config.redisUrl);
   const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
+  // Without a listener BullMQ prints connection errors with console.error, failed AUTH arguments included.
+  queue.on('error', (err) => process.stderr.write(`facefleet enqueue: redis: ${err.message}\n`));
   const runs = new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix });
   const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env) });
   const interactive = !config.json && process.stderr.isTTY === true;

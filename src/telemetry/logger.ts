@@ -27,6 +27,9 @@ export const REDACT_PATHS = [
   '*.redisUrl',
   'token',
   '*.token',
+  // ioredis attaches the failed command to its errors: a refused HELLO/AUTH carries the password.
+  'command.args',
+  '*.command.args',
 ];
 
 /**

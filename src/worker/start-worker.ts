@@ -75,6 +75,8 @@ export async function startWorker(
   const target = { queue: config.queue, prefix: config.redisPrefix };
   const fleet = new FleetWorker(processor, redis, { target, concurrency: config.effectiveConcurrency, lockDurationMs: config.lockDurationMs, stalledIntervalMs: config.stalledIntervalMs }, log, metrics);
   const monitorQueue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
+  // Without a listener BullMQ prints connection errors with console.error, failed AUTH arguments included.
+  monitorQueue.on('error', (err) => log.warn({ err }, 'queue monitor: redis error'));
   const monitor = new QueueMonitor(monitorQueue, metrics);
   monitor.start();
   // A stuck worker is one that finished nothing for five lock durations while jobs waited.

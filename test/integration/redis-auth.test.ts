@@ -1,0 +1,149 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { request } from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ChaosRedis } from '../../src/chaos/chaos-redis';
+import { freePort } from '../../src/lifecycle/free-port';
+import { findRepoRoot } from '../../src/models/registry';
+import { allFixtures } from '../support/fixtures';
+import { uniqueQueue } from '../support/redis';
+import { ProcessGroup, pollUntil } from '../support/worker-process';
+
+const cli = path.join(findRepoRoot(), 'bin', 'facefleet.js');
+const photos = allFixtures().filter((f) => !f.expectError).slice(0, 3);
+
+/** `facefleet <args>` with only the given environment added (facefleet's own variables scrubbed). */
+function ff(args: string[], env: Record<string, string>, timeoutMs = 60_000) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FACEFLEET_|REDIS_URL$)/.test(k)));
+  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...clean, ...env } });
+}
+
+function get(port: number, pathname: string): Promise<{ status: number; body: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: pathname, timeout: 3000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once('error', () => resolve(undefined));
+    req.once('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/**
+ * Redis AUTH and TLS end to end, with real processes: a password in `REDIS_URL` works for producer
+ * and worker; a wrong or missing password fails clearly (worker not ready, producer exits non-zero)
+ * and no output ever repeats a password; `rediss://` works with a private CA trusted through
+ * `NODE_EXTRA_CA_CERTS` and is refused without it.
+ */
+describe('Redis AUTH and TLS', () => {
+  const procs = new ProcessGroup();
+  let tmp: string;
+  let redis: ChaosRedis;
+  const password = 'auth-test-3f9c1d7e5b2a';
+  const wrong = 'wrong-guess-8e7d6c5b4a39';
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-auth-'));
+    redis = new ChaosRedis({ dir: path.join(tmp, 'redis'), password, aof: false });
+    await redis.start();
+  });
+  afterAll(async () => {
+    await procs.killAll();
+    await redis?.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const url = (pw: string | undefined) => `redis://${pw === undefined ? '' : `:${pw}@`}127.0.0.1:${redis.port}`;
+
+  it('a password in REDIS_URL works for the producer and the worker, and appears in no output', async () => {
+    const queue = uniqueQueue('auth');
+    const worker = procs.spawnWorker(url(password), queue, ['--batch', '2']);
+    await worker.waitForStart();
+    const out = ff(['enqueue', '--queue', queue, '--results', `file://${tmp}/out`, '--run-id', 'auth-1', '--wait', '--json', ...photos.map((p) => `file://${p.path}`)], { REDIS_URL: url(password) });
+    expect(out.status).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ done: photos.length, failed: 0 });
+    worker.signal('SIGTERM');
+    await worker.waitForExit(30_000);
+    for (const text of [out.stdout, out.stderr, worker.stdout, worker.stderr]) expect(text).not.toContain(password);
+    expect(worker.log('worker started')?.redis).toBe(`redis://:***@127.0.0.1:${redis.port}`);
+  });
+
+  for (const [name, pw] of [['a wrong password', wrong], ['no password', undefined]] as const) {
+    it(`${name}: the worker stays up but not ready, the producer exits non-zero, no password is printed`, async () => {
+      const port = await freePort();
+      const worker = procs.spawnWorker(url(pw), uniqueQueue('noauth'), ['--metrics-port', String(port), '--metrics-host', '127.0.0.1']);
+      await worker.waitForStart();
+      const ready = await pollUntil('/readyz answering', async () => get(port, '/readyz'), 20_000, 200);
+      expect(ready.status).toBe(503);
+      expect(JSON.parse(ready.body).reason).toMatch(/redis/);
+      const out = ff(['enqueue', '--queue', 'x', '--results', `file://${tmp}/out`, `file://${photos[0].path}`], { REDIS_URL: url(pw) }, 30_000);
+      expect(out.status).not.toBe(0);
+      expect(out.stderr).toMatch(/WRONGPASS|NOAUTH/);
+      // Let a few reconnect attempts fail and be logged.
+      await new Promise((r) => setTimeout(r, 2000));
+      await worker.kill();
+      for (const text of [out.stdout, out.stderr, worker.stdout, worker.stderr]) {
+        expect(text).not.toContain(password);
+        expect(text).not.toContain(wrong);
+      }
+      expect(worker.logs().some((l) => l.msg === 'worker error')).toBe(true);
+    });
+  }
+
+  describe('rediss://', () => {
+    let tls: ChildProcess | undefined;
+    let tlsPort = 0;
+    let caFile = '';
+    let supported = true;
+
+    beforeAll(async () => {
+      const dir = path.join(tmp, 'tls');
+      fs.mkdirSync(dir);
+      const run = (args: string[]) => spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+      run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=facefleet-test-ca']);
+      run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+      fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+      run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf']);
+      caFile = path.join(dir, 'ca.pem');
+      tlsPort = await freePort();
+      tls = spawn('redis-server', ['--port', '0', '--tls-port', String(tlsPort), '--bind', '127.0.0.1', '--tls-cert-file', 'server.pem', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.pem', '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no', '-'], { cwd: dir, stdio: ['pipe', 'ignore', 'ignore'] });
+      tls.stdin?.end(`requirepass "${password}"\n`);
+      const up = await pollUntil('the TLS port', () => new Promise<true | undefined>((resolve) => {
+        const s = net.connect(tlsPort, '127.0.0.1');
+        s.once('connect', () => (s.destroy(), resolve(true)));
+        s.once('error', () => resolve(undefined));
+      }), 10_000, 100).catch(() => false);
+      // Debian's redis-server is built with TLS (it links libssl); a build without it exits at once.
+      supported = up === true && tls.exitCode === null;
+    });
+    afterAll(() => {
+      tls?.kill('SIGKILL');
+    });
+
+    it('works end to end with a private CA trusted through NODE_EXTRA_CA_CERTS', async () => {
+      expect(supported).toBe(true);
+      const rediss = `rediss://:${password}@127.0.0.1:${tlsPort}`;
+      const queue = uniqueQueue('tls');
+      const worker = procs.spawnWorker(rediss, queue, ['--batch', '2'], { env: { NODE_EXTRA_CA_CERTS: caFile } });
+      await worker.waitForStart();
+      const out = ff(['enqueue', '--queue', queue, '--results', `file://${tmp}/tls-out`, '--run-id', 'tls-1', '--wait', '--json', ...photos.map((p) => `file://${p.path}`)], { REDIS_URL: rediss, NODE_EXTRA_CA_CERTS: caFile });
+      expect(out.status).toBe(0);
+      expect(JSON.parse(out.stdout)).toMatchObject({ done: photos.length, failed: 0 });
+      await worker.kill();
+      for (const text of [out.stdout, out.stderr, worker.stderr]) expect(text).not.toContain(password);
+    });
+
+    it('refuses a server whose certificate no trusted CA signed', () => {
+      expect(supported).toBe(true);
+      // The producer keeps retrying (as for any unreachable Redis), saying why each time; it never sends a command.
+      const out = ff(['enqueue', '--queue', 'x', '--results', `file://${tmp}/tls-out`, `file://${photos[0].path}`], { REDIS_URL: `rediss://:${password}@127.0.0.1:${tlsPort}` }, 8_000);
+      expect(out.status).not.toBe(0);
+      expect(out.stderr).toMatch(/self.signed|certificate/i);
+      expect(out.stderr).not.toContain(password);
+    });
+  });
+});
