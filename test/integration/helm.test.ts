@@ -43,7 +43,9 @@ const SECRETS: Record<string, string> = {
 const POD = { 'metadata.name': 'ff-facefleet-7d9c-x2x4q' };
 
 /** Environment variables the worker reads beyond the CLI's options (logger, model cache, S3 client). */
-const OTHER_WORKER_ENV = ['FACEFLEET_LOG_LEVEL', 'FACEFLEET_MODEL_CACHE', 'FACEFLEET_S3_ENDPOINT', 'FACEFLEET_S3_REGION', 'FACEFLEET_S3_FORCE_PATH_STYLE'];
+// FACEFLEET_ALLOW_CPU_FALLBACK is parsed by the worker config as a boolean, not by the CLI flag (which
+// would take any value, `false` included, as set).
+const OTHER_WORKER_ENV = ['FACEFLEET_ALLOW_CPU_FALLBACK', 'FACEFLEET_LOG_LEVEL', 'FACEFLEET_MODEL_CACHE', 'FACEFLEET_S3_ENDPOINT', 'FACEFLEET_S3_REGION', 'FACEFLEET_S3_FORCE_PATH_STYLE'];
 /** Chart-internal variables (the password REDIS_URL is composed with). */
 const CHART_ENV = ['FACEFLEET_REDIS_PASSWORD'];
 
