@@ -9,7 +9,13 @@ import { runChaos } from './run-chaos';
  */
 export async function runChaosCommand(flags: Record<string, unknown>): Promise<number> {
   const options = loadChaosOptions(flags);
+  // An interrupted run exits through 'exit', where the suite kills every server and worker it started.
+  const interrupt = () => process.exit(130);
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   const report = await runChaos(options, (line) => process.stderr.write(`${line}\n`));
+  process.off('SIGINT', interrupt);
+  process.off('SIGTERM', interrupt);
   const leaks = report.secrets.findings;
   const scan = `credentials in outputs: ${leaks.length} (${report.secrets.files} files, ${(report.secrets.bytes / 1048576).toFixed(1)} MiB scanned: worker logs, metrics, results, failed reasons, Redis AOF)${leaks.length ? `\n${leaks.map((f) => `  ${f.secret} in ${f.file}`).join('\n')}` : ''}`;
   if (options.json) {

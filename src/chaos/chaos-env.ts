@@ -49,6 +49,12 @@ export class ChaosEnv {
   private readonly queues: ChaosQueue[] = [];
   private uploader: S3Client | undefined;
   private storeValue: S3Store | undefined;
+  /** Ends every child if this process exits before `close()` (an interrupted run leaves nothing behind). */
+  private readonly onExit = () => {
+    for (const w of this.workers) w.signal('SIGKILL');
+    this.redis.killNow();
+    this.s3.killNow();
+  };
 
   private constructor(readonly dir: string) {
     this.redis = new ChaosRedis({ dir: path.join(dir, 'redis'), password: this.redisPassword, aof: true });
@@ -61,6 +67,7 @@ export class ChaosEnv {
   static async open(dir: string): Promise<ChaosEnv> {
     fs.mkdirSync(dir, { recursive: true });
     const env = new ChaosEnv(dir);
+    process.on('exit', env.onExit);
     fs.mkdirSync(env.logDir, { recursive: true });
     fs.mkdirSync(env.outDir, { recursive: true });
     try {
@@ -153,6 +160,7 @@ export class ChaosEnv {
 
   /** Kills every worker still running, closes queues and stops both servers. */
   async close(): Promise<void> {
+    process.off('exit', this.onExit);
     await Promise.all(this.workers.map((w) => w.kill()));
     for (const q of this.queues) await q.close();
     this.uploader?.destroy();

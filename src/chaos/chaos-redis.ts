@@ -103,6 +103,11 @@ export class ChaosRedis {
     clearTimeout(late);
   }
 
+  /** SIGKILLs the server at once (synchronous, for process exit). */
+  killNow(): void {
+    this.child?.kill('SIGKILL');
+  }
+
   /** Stops, then starts again on the same port and directory. */
   async restart(): Promise<void> {
     await this.stop();

@@ -140,6 +140,11 @@ export class ChaosS3 {
     clearTimeout(late);
   }
 
+  /** SIGKILLs the server at once (synchronous, for process exit). */
+  killNow(): void {
+    this.child?.kill('SIGKILL');
+  }
+
   /** Creates a bucket with the root credentials. */
   async createBucket(name: string): Promise<void> {
     const client = this.client();

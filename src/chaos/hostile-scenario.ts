@@ -6,7 +6,7 @@ import { AUDIT_POLICY, PHOTOS_BUCKET, RESULTS_BUCKET } from './chaos-env';
 import type { ChaosRow } from './chaos-report';
 import { auditRun } from './audit';
 import { HOSTILE_KINDS, HostileInput, hostileInputs, prng } from './hostile-inputs';
-import { crashesOf, rowOf, ScenarioContext, startWorkers, stopAll, waitForOutcomes } from './scenario-kit';
+import { crashesOf, dumpOutputs, rowOf, ScenarioContext, startWorkers, stopAll, waitForOutcomes } from './scenario-kit';
 
 const PREFIX = 'hostile-inputs/';
 
@@ -44,6 +44,7 @@ export async function hostileScenario(ctx: ScenarioContext): Promise<ChaosRow> {
     clearInterval(sampler);
   }
   const peakRssMb = Math.round(Math.max(...workers.map((w) => w.sampleRss())));
+  await dumpOutputs(env, q, workers, 'hostile-inputs');
   const uncleanStops = await stopAll(workers);
 
   const audit = await auditRun({

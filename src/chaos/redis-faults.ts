@@ -1,7 +1,7 @@
 import type { ChaosRow } from './chaos-report';
 import type { ChaosWorker } from './chaos-worker';
 import { uploadPhotos } from './photo-set';
-import { auditPhotoRun, crashesOf, finishedCount, rowOf, ScenarioContext, sleep, startWorkers, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
+import { auditPhotoRun, dumpOutputs, crashesOf, finishedCount, rowOf, ScenarioContext, sleep, startWorkers, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
 
 /** Worker flags of the Redis scenarios: production defaults apart from the batch size. */
 const WORKER_ARGS = ['--batch', '8', '--concurrency', '16'];
@@ -33,6 +33,7 @@ export async function redisRestart(ctx: ScenarioContext): Promise<ChaosRow> {
   const recovery = await recovered(workers, async () => (await finishedCount(q)) > before, upAt);
   const enqueued = await producing;
   await waitForOutcomes(q, images, 900_000);
+  await dumpOutputs(env, q, workers, 'redis-restart');
   const uncleanStops = await stopAll(workers);
   const audit = await auditPhotoRun(env, q, runId, run);
   return rowOf('redis-restart', audit, {
@@ -79,6 +80,7 @@ export async function redisStop(ctx: ScenarioContext): Promise<ChaosRow> {
   const upAt = Date.now();
   const recovery = await recovered(workers, async () => (await finishedCount(q)) > before, upAt);
   await waitForOutcomes(q, images, 900_000);
+  await dumpOutputs(env, q, workers, 'redis-stop');
   const uncleanStops = await stopAll(workers);
   const audit = await auditPhotoRun(env, q, runId, run);
   return rowOf('redis-stop', audit, {

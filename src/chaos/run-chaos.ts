@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { photoVariants } from './photo-set';
 import { redisRestart, redisStop } from './redis-faults';
 import { slowInference } from './slow-inference';
 import { storageOutage } from './storage-outage';
-import type { Scenario } from './scenario-kit';
+import { ScenarioContext, sleep, type Scenario } from './scenario-kit';
 import { scanForSecrets, SecretScan } from './secret-scan';
 import { workerSigkill } from './worker-sigkill';
 
@@ -47,9 +48,11 @@ export async function runChaos(options: Readonly<ChaosOptions>, say: (line: stri
   const env = await ChaosEnv.open(dir);
   const rows: ChaosRow[] = [];
   let secrets: SecretScan;
+  // Credentials an operator might mistype or rotate to: they must not be printed either.
+  const wrong = { redis: randomBytes(18).toString('hex'), s3: randomBytes(20).toString('hex') };
   try {
     const variants = await photoVariants();
-    const ctx = { env, sizes: options.sizes, variants, say };
+    const ctx: ScenarioContext = { env, sizes: options.sizes, variants, say };
     for (const name of options.scenarios) {
       const t0 = Date.now();
       say(`${name}: starting`);
@@ -58,13 +61,35 @@ export async function runChaos(options: Readonly<ChaosOptions>, say: (line: stri
       say(`${name}: done in ${row.details.seconds} s — lost ${row.lost}, corrupt ${row.corrupt}, crashes ${row.crashes}`);
       rows.push(row);
     }
+    if (options.scenarios.length > 0) await misconfiguredWorker(ctx, wrong);
   } finally {
     await env.close();
     secrets = scanForSecrets(
       [env.logDir, env.outDir, path.join(env.s3.dataDir, RESULTS_BUCKET), env.s3.metaDir, env.redis.dir],
-      { 'S3 secret key': env.s3.secretAccessKey, 'Redis password': env.redisPassword },
+      { 'S3 secret key': env.s3.secretAccessKey, 'Redis password': env.redisPassword, 'wrong Redis password': wrong.redis, 'wrong S3 secret key': wrong.s3 },
     );
     if (!options.keep) fs.rmSync(dir, { recursive: true, force: true });
   }
   return { rows, secrets, dir, seconds: Math.round((Date.now() - started) / 100) / 10 };
+}
+
+/**
+ * A worker started with a wrong Redis password and a wrong S3 secret (a botched rotation): it must
+ * stay up and not ready, and its log and metrics join the credential scan with both wrong values.
+ */
+async function misconfiguredWorker(ctx: ScenarioContext, wrong: { redis: string; s3: string }): Promise<void> {
+  const { env } = ctx;
+  const q = env.openQueue('misconfigured');
+  const worker = await env.spawnWorker('misconfigured', q.name, [], {
+    metrics: true,
+    env: { REDIS_URL: `redis://:${wrong.redis}@127.0.0.1:${env.redis.port}`, AWS_SECRET_ACCESS_KEY: wrong.s3 },
+  });
+  await worker.waitStarted(120_000);
+  await sleep(3000);
+  for (const p of ['/metrics', '/readyz', '/healthz']) {
+    const answer = await worker.probe(p, 5000);
+    if (answer) fs.writeFileSync(path.join(env.outDir, `misconfigured${p.replace('/', '.')}`), answer.body);
+  }
+  await worker.kill();
+  ctx.say('misconfigured worker (wrong Redis password and S3 secret): output kept for the credential scan');
 }

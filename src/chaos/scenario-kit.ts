@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { FacefleetError } from '../errors';
 import type { ChaosEnv, ChaosQueue } from './chaos-env';
 import { RESULTS_BUCKET } from './chaos-env';
@@ -98,6 +99,19 @@ export function countLogLines(workers: readonly ChaosWorker[], msg: string): num
     for (const line of fs.readFileSync(w.logFile, 'utf8').split('\n')) if (line.includes(needle)) n++;
   }
   return n;
+}
+
+/**
+ * Saves what a run exposes for the credential scan: each worker's `/metrics` (when it serves one) and
+ * every failed job's reason and payload, under the environment's output folder.
+ */
+export async function dumpOutputs(env: ChaosEnv, q: ChaosQueue, workers: readonly ChaosWorker[], label: string): Promise<void> {
+  for (const w of workers) {
+    const metrics = w.running ? await w.probe('/metrics', 5000) : undefined;
+    if (metrics) fs.writeFileSync(path.join(env.outDir, `${w.options.id}.metrics`), metrics.body);
+  }
+  const failed = await q.queue.getFailed(0, -1);
+  fs.writeFileSync(path.join(env.outDir, `${label}-failed.jsonl`), failed.map((j) => JSON.stringify({ id: j.id, reason: j.failedReason, data: j.data })).join('\n'));
 }
 
 /** Worker processes that died on their own. */

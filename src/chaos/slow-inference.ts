@@ -6,7 +6,7 @@ import { resolveModelCacheDir } from '../models/model-cache';
 import { findRepoRoot } from '../models/registry';
 import type { ChaosRow } from './chaos-report';
 import { uploadPhotos } from './photo-set';
-import { auditPhotoRun, crashesOf, rowOf, ScenarioContext, startWorkers, stopAll, waitForOutcomes } from './scenario-kit';
+import { auditPhotoRun, dumpOutputs, crashesOf, rowOf, ScenarioContext, startWorkers, stopAll, waitForOutcomes } from './scenario-kit';
 
 /** The lock the slow batches must outlast (the worker's minimum). */
 const LOCK_MS = 5000;
@@ -46,6 +46,7 @@ export async function slowInference(ctx: ScenarioContext): Promise<ChaosRow> {
   ];
   const workers = await startWorkers(env, q, 'slow-inference', 2, args);
   await waitForOutcomes(q, images, 1_800_000);
+  await dumpOutputs(env, q, workers, 'slow-inference');
   const uncleanStops = await stopAll(workers);
   const batchMs: number[] = [];
   for (const w of workers) {

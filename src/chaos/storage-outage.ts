@@ -1,6 +1,6 @@
 import type { ChaosRow } from './chaos-report';
 import { uploadPhotos } from './photo-set';
-import { auditPhotoRun, countLogLines, crashesOf, finishedCount, rowOf, ScenarioContext, sleep, startWorkers, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
+import { auditPhotoRun, dumpOutputs, countLogLines, crashesOf, finishedCount, rowOf, ScenarioContext, sleep, startWorkers, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
 
 /**
  * The S3 server stopped for `outageSeconds` mid-run and started again on the same port and data
@@ -42,6 +42,7 @@ export async function storageOutage(ctx: ScenarioContext): Promise<ChaosRow> {
     return (c.completed ?? 0) + (c.failed ?? 0) >= images ? null : undefined;
   }, 600_000, 100);
   await waitForOutcomes(q, images, 900_000);
+  await dumpOutputs(env, q, workers, 'storage-outage');
   const uncleanStops = await stopAll(workers);
   const audit = await auditPhotoRun(env, q, runId, run);
   return rowOf('storage-outage', audit, {

@@ -1,7 +1,7 @@
 import type { ChaosRow } from './chaos-report';
 import type { ChaosWorker } from './chaos-worker';
 import { uploadPhotos } from './photo-set';
-import { auditPhotoRun, countLogLines, crashesOf, finishedCount, rowOf, ScenarioContext, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
+import { auditPhotoRun, dumpOutputs, countLogLines, crashesOf, finishedCount, rowOf, ScenarioContext, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
 
 /** Flags of the workers: a short lock and stalled check, so a dead worker's jobs come back in seconds. */
 export const SIGKILL_WORKER_ARGS = ['--batch', '8', '--concurrency', '16', '--lock-duration-ms', '5000', '--stalled-interval-ms', '1000'];
@@ -54,6 +54,7 @@ export async function workerSigkill(ctx: ScenarioContext): Promise<ChaosRow> {
   }
   await waitForOutcomes(q, images, 900_000);
   const recovery = await Promise.all(recoveries);
+  await dumpOutputs(env, q, all, 'worker-sigkill');
   const uncleanStops = await stopAll(all);
   const audit = await auditPhotoRun(env, q, runId, run);
   return rowOf('worker-sigkill', audit, {
