@@ -18,12 +18,18 @@ export interface ImageDetection {
  * the queue worker, `facefleet detect` and the demo. Throws classified errors (`E_DECODE`,
  * `E_UNSUPPORTED_FORMAT`, `E_TOO_LARGE`, `E_INFERENCE`).
  */
-export async function detectImage(engine: DetectionEngine, body: Buffer, limits: ImageLimits, overrides: Partial<DecodeOptions> & { maxFaces?: number } = {}): Promise<ImageDetection> {
+export async function detectImage(
+  engine: DetectionEngine,
+  body: Buffer,
+  limits: ImageLimits,
+  overrides: Partial<DecodeOptions> & { maxFaces?: number } = {},
+  tag?: string,
+): Promise<ImageDetection> {
   const t0 = performance.now();
   const prepared = await prepareImage(body, engine.detector.input, limits);
   const decodeMs = performance.now() - t0;
   const { maxFaces, ...decode } = overrides;
-  const out = await engine.detect(prepared, decode);
+  const out = await engine.detect(prepared, decode, tag);
   return {
     faces: maxFaces ? out.faces.slice(0, maxFaces) : out.faces,
     image: { width: prepared.letterbox.width, height: prepared.letterbox.height, format: prepared.format },

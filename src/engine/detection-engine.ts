@@ -44,6 +44,10 @@ export interface EngineOptions {
 
 /** What one batch cost. */
 export interface BatchStats {
+  /** Sequence number of the batch in this engine (1, 2, …). */
+  batchId: number;
+  /** The tags images were submitted with (the worker passes job ids), in batch order. */
+  tags: string[];
   size: number;
   /** Packing the input tensor, ms. */
   preprocessMs: number;
@@ -54,6 +58,7 @@ export interface BatchStats {
 }
 
 interface Item {
+  tag?: string;
   image: PreparedImage;
   decode: DecodeOptions;
   submitted: number;
@@ -66,6 +71,7 @@ interface Item {
  */
 export class DetectionEngine {
   private readonly batcher: MicroBatcher<Item, EngineOutput>;
+  private batchSeq = 0;
   /**
    * Input buffers of `maxBatch` images that came back from the session, packed into again instead of
    * allocating (and page-faulting) a fresh tensor per batch. At most one per batch in flight.
@@ -81,8 +87,8 @@ export class DetectionEngine {
   }
 
   /** Detects faces in one prepared image, batched with whatever else arrives at the same time. */
-  detect(image: PreparedImage, overrides: Partial<DecodeOptions> = {}): Promise<EngineOutput> {
-    return this.batcher.submit({ image, decode: { ...this.options.decode, ...overrides }, submitted: performance.now() });
+  detect(image: PreparedImage, overrides: Partial<DecodeOptions> = {}, tag?: string): Promise<EngineOutput> {
+    return this.batcher.submit({ tag, image, decode: { ...this.options.decode, ...overrides }, submitted: performance.now() });
   }
 
   /** Finishes batches in flight and refuses new images. */
@@ -137,7 +143,14 @@ export class DetectionEngine {
     }
     const postprocessMs = performance.now() - tPost;
     m?.stageDuration.observe({ ...labels, stage: 'postprocess' }, postprocessMs / 1000);
-    this.options.onBatch?.({ size: items.length, preprocessMs, inferenceMs, postprocessMs });
+    this.options.onBatch?.({
+      batchId: ++this.batchSeq,
+      tags: items.map((i) => i.tag ?? ''),
+      size: items.length,
+      preprocessMs,
+      inferenceMs,
+      postprocessMs,
+    });
     return out;
   }
 

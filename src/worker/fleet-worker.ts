@@ -101,7 +101,7 @@ export class FleetWorker {
       if (job.stalledCounter >= MAX_STALLS) {
         throw new FacefleetError('E_POISON', `quarantined: the worker holding this job stopped ${job.stalledCounter} times (crashed, killed or hung past its lock) — the image may crash or hang the decoder`);
       }
-      const summary = await this.processor.process(job.data, log);
+      const summary = await this.processor.process(job.data, log, job.id);
       this.breaker.success();
       await this.runs.record(runId, summary.status === 'skipped' ? 'skipped' : 'done');
       this.metrics?.imagesProcessed.inc({ queue, model, outcome: summary.status === 'skipped' ? 'skipped' : 'success' });

@@ -39,7 +39,7 @@ export class JobProcessor {
     return { id: this.deps.engine.detector.id, version: this.deps.engine.detector.version };
   }
 
-  async process(raw: unknown, log?: Logger): Promise<JobSummary> {
+  async process(raw: unknown, log?: Logger, jobId?: string): Promise<JobSummary> {
     const data = parseJobData(raw);
     if (data.model !== this.model.id) {
       throw new FacefleetError('E_BAD_JOB', `job asks for model ${data.model}, this worker runs ${this.model.id}`);
@@ -63,7 +63,7 @@ export class JobProcessor {
     const t0 = performance.now();
     const { body, head } = await src.store.get(src.key, { maxBytes: this.deps.limits.maxBytes });
     const t1 = performance.now();
-    const det = await detectImage(this.deps.engine, body, this.deps.limits, overridesOf(data));
+    const det = await detectImage(this.deps.engine, body, this.deps.limits, overridesOf(data), jobId);
     const faces = det.faces;
     const result: DetectionResult = {
       schema: RESULT_SCHEMA_ID,

@@ -51,9 +51,8 @@ export async function startWorker(
     exit: (code) => void (inference.session?.abort() ?? Promise.resolve()).then(() => process.exit(code)),
   });
   const metrics = new FleetMetrics();
-  let batches = 0;
   const onBatch = (b: BatchStats): void => {
-    log.info({ batchId: `${config.workerId}:${++batches}`, ...b }, 'batch');
+    log.info({ batchId: `${config.workerId}:${b.batchId}`, jobIds: b.tags, size: b.size, preprocessMs: b.preprocessMs, inferenceMs: b.inferenceMs, postprocessMs: b.postprocessMs }, 'batch');
     options.onBatch?.(b);
   };
   const model = await loadModel(config, { metrics, onPull: (m) => log.info(m), onBatch });

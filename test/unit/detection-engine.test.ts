@@ -1,0 +1,73 @@
+import type { Detector, InputContract, RawTensor } from '../../src/detectors/detector';
+import { BatchStats, BatchSession, DetectionEngine, PreparedImage } from '../../src/engine/detection-engine';
+
+const input: InputContract = { name: 'x', width: 2, height: 1, layout: 'NHWC', colorOrder: 'RGB', mean: [0, 0, 0], std: [1, 1, 1], padValue: [0, 0, 0] };
+
+/** A detector whose single "face" carries the first pixel value of its image as the score. */
+function fakeDetector(dynamicBatch: boolean): Detector {
+  return {
+    id: 'fake',
+    version: '1',
+    input,
+    outputNames: ['y'],
+    dynamicBatch,
+    defaults: { scoreThreshold: 0, iouThreshold: 0.5, preNmsTopK: 10, maxDetections: 10 },
+    decode: (outputs: Record<string, RawTensor>, index: number) => [{ box: [0, 0, 1, 1], score: outputs.y.data[index] / 255 }],
+  };
+}
+
+/** A session that echoes the first value of every image in the batch, counting its runs. */
+function echoSession(): BatchSession & { runs: number[] } {
+  const runs: number[] = [];
+  return {
+    runs,
+    async run(feeds) {
+      const t = feeds.x;
+      const n = t.dims[0];
+      runs.push(n);
+      const per = t.data.length / n;
+      return { outputs: { y: { data: Float32Array.from({ length: n }, (_, i) => t.data[i * per]), dims: [n] } }, runMs: 1 };
+    },
+  };
+}
+
+const image = (v: number): PreparedImage => ({
+  pixels: Uint8Array.from([v, v, v, 0, 0, 0]),
+  letterbox: { width: 2, height: 1, scale: 1, padX: 0, padY: 0 },
+  format: 'png',
+});
+
+describe('DetectionEngine', () => {
+  it('runs concurrent images as one batch and gives each image its own outputs', async () => {
+    const session = echoSession();
+    const batches: BatchStats[] = [];
+    const engine = new DetectionEngine(fakeDetector(true), session, { maxBatch: 4, maxWaitMs: 20, decode: fakeDetector(true).defaults, onBatch: (b) => batches.push(b) });
+    const values = [10, 20, 30, 40];
+    const outs = await Promise.all(values.map((v, i) => engine.detect(image(v), {}, `job-${i}`)));
+    expect(outs.map((o) => Math.round(o.faces[0].score * 255))).toEqual(values);
+    expect(outs.every((o) => o.batchSize === 4)).toBe(true);
+    expect(session.runs).toEqual([4]);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toMatchObject({ batchId: 1, size: 4, tags: ['job-0', 'job-1', 'job-2', 'job-3'] });
+    await engine.close();
+  });
+
+  it('loops one run per image when the batch axis is fixed, still as one batch', async () => {
+    const session = echoSession();
+    const engine = new DetectionEngine(fakeDetector(false), session, { maxBatch: 3, maxWaitMs: 20, decode: fakeDetector(false).defaults });
+    const outs = await Promise.all([5, 6, 7].map((v) => engine.detect(image(v))));
+    expect(outs.map((o) => Math.round(o.faces[0].score * 255))).toEqual([5, 6, 7]);
+    expect(session.runs).toEqual([1, 1, 1]);
+    await engine.close();
+  });
+
+  it('fails only the image whose decoding throws', async () => {
+    const det = fakeDetector(true);
+    const throwing: Detector = { ...det, decode: (o, i, l, d) => (i === 1 ? (() => { throw new Error('boom'); })() : det.decode(o, i, l, d)) };
+    const engine = new DetectionEngine(throwing, echoSession(), { maxBatch: 3, maxWaitMs: 20, decode: det.defaults });
+    const settled = await Promise.allSettled([1, 2, 3].map((v) => engine.detect(image(v))));
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'E_INFERENCE' });
+    await engine.close();
+  });
+});
