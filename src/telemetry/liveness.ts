@@ -12,15 +12,26 @@ export interface LivenessOptions {
   progressStallMs?: number;
   /** The latest queue counts (from the {@link QueueMonitor}). */
   queue: () => QueueSnapshot | undefined;
+  /**
+   * Jobs this worker holds now. A worker holding jobs counts as stuck when it finishes none for
+   * `progressStallMs`, even when nothing else waits (it may hold the whole queue, locks renewed by a
+   * healthy main thread while the work itself hangs). @defaultValue none: only the queue counts
+   */
+  held?: () => number;
+  /**
+   * True while the worker is held back on purpose, e.g. waiting out a storage outage: a restart would
+   * not help, so that time is not counted as a stall. @defaultValue never
+   */
+  excused?: () => boolean;
   /** Clock, for tests. @defaultValue `Date.now` */
   now?: () => number;
 }
 
 /**
  * Liveness of a worker, for `/healthz`: the process is making progress, not merely up. Fails when the
- * event loop has stopped turning, or when jobs have been waiting for `progressStallMs` while this
- * worker finished none in that time (a hung inference thread, a lost Redis subscription). A paused
- * queue or an empty one is not a stall: restarting would not help.
+ * event loop has stopped turning, or when jobs have been waiting (or held by this worker) for
+ * `progressStallMs` while this worker finished none in that time (a hung inference thread, a lost
+ * Redis subscription). A paused queue or an empty one is not a stall: restarting would not help.
  */
 export class LivenessProbe {
   private lastTick: number;
@@ -65,14 +76,17 @@ export class LivenessProbe {
     const sinceTick = now - this.lastTick;
     if (sinceTick >= this.loopStallMs) return { ok: false, reason: `event loop stalled for ${Math.round(sinceTick / 1000)} s` };
     const q = this.options.queue();
-    if (!q || q.paused || q.backlog === 0) {
+    const waiting = q !== undefined && !q.paused && q.backlog > 0;
+    const held = this.options.held?.() ?? 0;
+    if ((!waiting && held === 0) || this.options.excused?.()) {
       this.backlogSince = undefined;
       return { ok: true };
     }
-    this.backlogSince ??= q.at;
+    this.backlogSince ??= waiting ? q.at : now;
     const idleSince = Math.max(this.lastFinished, this.backlogSince);
     if (now - idleSince >= this.progressStallMs) {
-      return { ok: false, reason: `jobs waiting but none finished by this worker for ${Math.round((now - idleSince) / 1000)} s` };
+      const what = waiting ? 'jobs waiting' : `${held} jobs held`;
+      return { ok: false, reason: `${what} but none finished by this worker for ${Math.round((now - idleSince) / 1000)} s` };
     }
     return { ok: true };
   }

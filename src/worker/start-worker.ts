@@ -79,7 +79,7 @@ export async function startWorker(
   const monitor = new QueueMonitor(monitorQueue, metrics);
   monitor.start();
   // A stuck worker is one that finished nothing for five lock durations while jobs waited.
-  const liveness = new LivenessProbe({ queue: () => monitor.snapshot, progressStallMs: Math.max(300_000, 5 * config.lockDurationMs) });
+  const liveness = new LivenessProbe({ queue: () => monitor.snapshot, held: () => fleet.activeJobs, excused: () => fleet.breaker.open, progressStallMs: Math.max(300_000, 5 * config.lockDurationMs) });
   liveness.start();
   fleet.worker.on('completed', () => liveness.jobFinished());
   fleet.worker.on('failed', () => liveness.jobFinished());
