@@ -52,6 +52,8 @@ export interface BenchReport {
     cpuModel: string;
     memoryMb: number;
     node: string;
+    /** Scheduling priority (nice value) the benchmark and its workers ran at. */
+    nice: number;
     /** 1-minute load average when the benchmark started and ended. */
     loadAverage: { start: number; end: number };
     /** Allocator and thread-pool settings inherited by the workers. */
@@ -81,6 +83,11 @@ export interface BenchReport {
   phases: { ceiling: PhaseResult | null; inProcess: PhaseResult | null; pipeline: PipelineResult | null; naive: PhaseResult | null; enqueue: EnqueueRate | null };
   /** Images/s (keys/s for enqueue) of every round, in order, when rounds > 1. */
   roundsMeasured: Record<string, number[]>;
+  /**
+   * The ratios within each round (measurements minutes apart share the machine's state), and their
+   * median: steadier than the ratio of medians on a shared machine. Empty when rounds = 1.
+   */
+  roundRatios: Record<string, { perRound: Array<number | null>; median: number | null }>;
   targets: TargetCheck[];
   sweep: SweepRow[] | null;
   /** `facefleet serve` under closed-loop load, batching on and off (with `--serve`). */
@@ -95,7 +102,7 @@ export function formatReport(r: BenchReport): string {
   const canvas = `${r.model.canvas.width}×${r.model.canvas.height}`;
   out.push(`facefleet bench: ${r.model.id} ${r.model.version} (${canvas}), batch ${s.batch}, threads ${s.threads || 'auto'}, ${s.workers} worker process(es), concurrency ${s.concurrency}, ${s.count} images`);
   out.push(`  photos: ${s.photos.length} from ${s.imagesDir}${s.skipped.length ? `; skipped ${s.skipped.map((k) => `${k.name} (${k.code})`).join(', ')}` : ''}`);
-  out.push(`  host: ${r.host.cpus} CPUs (${r.host.cpuModel}), node ${r.host.node}, load average ${r.host.loadAverage.start} → ${r.host.loadAverage.end}${s.rounds > 1 ? `; median of ${s.rounds} rounds` : ''}`);
+  out.push(`  host: ${r.host.cpus} CPUs (${r.host.cpuModel}), node ${r.host.node}${r.host.nice ? `, nice ${r.host.nice}` : ''}, load average ${r.host.loadAverage.start} → ${r.host.loadAverage.end}${s.rounds > 1 ? `; median of ${s.rounds} rounds` : ''}`);
   out.push('');
   const rows: string[][] = [['measurement', 'images/s', 'images', 'seconds', 'avg batch', 'CPU ms/image']];
   const phaseRow = (name: string, p: PhaseResult | null) => {
@@ -108,9 +115,11 @@ export function formatReport(r: BenchReport): string {
   if (rows.length > 1) out.push(...table(rows));
   const by = r.phases.pipeline?.cpuMsPerImageBy;
   if (by) out.push(`pipeline CPU ms/image: workers ${fmt(by.workers)}, redis-server ${fmt(by.redis)}`);
-  if (r.phases.enqueue) out.push(`enqueue: ${r.phases.enqueue.keysPerSecond.toLocaleString('en-US')} keys/s (${r.phases.enqueue.keys.toLocaleString('en-US')} keys in ${r.phases.enqueue.seconds.toFixed(2)} s)`);
+  const e = r.phases.enqueue;
+  if (e) out.push(`enqueue: ${e.keysPerSecond.toLocaleString('en-US')} keys/s (${e.keys.toLocaleString('en-US')} keys in ${e.seconds.toFixed(2)} s; CPU µs/key: producer ${fmt(e.cpuUsPerKey.producer)}, redis-server ${fmt(e.cpuUsPerKey.redis)})`);
   out.push('');
   out.push(`ratios: pipeline/in-process ${fmt(r.ratios.pipelineVsInProcess)}, pipeline/ceiling ${fmt(r.ratios.pipelineVsCeiling)}, pipeline/naive ${fmt(r.ratios.pipelineVsNaive)}`);
+  for (const [name, rr] of Object.entries(r.roundRatios)) out.push(`  ${name} per round: ${rr.perRound.map(fmt).join(', ')} (median ${fmt(rr.median)})`);
   for (const t of r.targets) {
     const miss = t.comparison === 'within' ? Math.abs((t.measured ?? 0) - t.target) - (t.tolerance ?? 0) : t.target - (t.measured ?? 0);
     const verdict = t.met === null ? 'not measured' : t.met ? 'met' : `missed by ${fmt(miss)} (${((miss / t.target) * 100).toFixed(1)}%)`;

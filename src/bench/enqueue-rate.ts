@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fromManifest } from '../producer/key-sources';
 import { BenchQueue, benchQueueName } from './bench-queue';
+import { CpuMeter, redisCpuMs, selfCpuMs } from './cpu-time';
 import type { ProgressSink } from './progress';
 
 /** What the enqueue measurement found. */
@@ -10,6 +11,11 @@ export interface EnqueueRate {
   keysPerSecond: number;
   keys: number;
   seconds: number;
+  /**
+   * CPU time per key, µs: this process (reading the manifest, job ids, BullMQ's serialisation) and
+   * redis-server (BullMQ's add script per job). `null` where unreadable.
+   */
+  cpuUsPerKey: { producer: number | null; redis: number | null };
 }
 
 /** Settings of {@link measureEnqueue}. */
@@ -40,12 +46,24 @@ export async function measureEnqueue(options: EnqueueRateOptions, progress: Prog
     // The connection is opened before the clock starts, as a long-running producer's would be.
     await bq.queue.waitUntilReady();
     const base = `file://${path.join(options.workDir, 'nowhere')}/`;
+    const producerCpu = new CpuMeter(async () => selfCpuMs());
+    const redisCpu = new CpuMeter(() => redisCpuMs(bq.redis));
+    await redisCpu.begin();
+    await producerCpu.begin();
     const t0 = performance.now();
     const report = await bq.enqueue('enqueue', fromManifest(manifest, base), `file://${path.join(options.workDir, 'enqueue-results')}`, options.model, (n) =>
       progress.update(n, options.keys, 'keys'),
     );
     const ms = performance.now() - t0;
-    return { keysPerSecond: Math.round(report.enqueued / (ms / 1000)), keys: report.enqueued, seconds: ms / 1000 };
+    const producerMs = await producerCpu.elapsed();
+    const redisMs = await redisCpu.elapsed();
+    const perKey = (cpuMs: number | null) => (cpuMs === null || report.enqueued === 0 ? null : Math.round((cpuMs * 1000) / report.enqueued));
+    return {
+      keysPerSecond: Math.round(report.enqueued / (ms / 1000)),
+      keys: report.enqueued,
+      seconds: ms / 1000,
+      cpuUsPerKey: { producer: perKey(producerMs), redis: perKey(redisMs) },
+    };
   } finally {
     await bq.close().catch(() => undefined);
     await fs.rm(manifest, { force: true });

@@ -121,7 +121,7 @@ function assertAlive(workers: readonly WorkerProcess[]): void {
 async function readResultTimings(dir: string): Promise<{ stages: StageSamples; images: number; batches: number }> {
   const stages = new StageSamples();
   let batches = 0;
-  let names: string[] = [];
+  let names: string[];
   try {
     names = (await fs.readdir(dir)).filter((n) => n.endsWith('.json'));
   } catch {
