@@ -25,7 +25,7 @@ export interface ChaosSizes {
 /** `small` runs in CI in a few minutes; `full` is the issue's figures. */
 export const CHAOS_SCALES: Readonly<Record<'small' | 'full', ChaosSizes>> = Object.freeze({
   small: {
-    sigkill: { images: 120, workers: 2, kills: 3 },
+    sigkill: { images: 400, workers: 2, kills: 3 },
     redis: { images: 120, stopSeconds: 5 },
     storage: { images: 120, outageSeconds: 5 },
     slow: { images: 16, canvas: 1280, batch: 8 },
@@ -33,7 +33,7 @@ export const CHAOS_SCALES: Readonly<Record<'small' | 'full', ChaosSizes>> = Obje
     backlog: { jobs: 10_000 },
   },
   full: {
-    sigkill: { images: 2000, workers: 2, kills: 20 },
+    sigkill: { images: 4000, workers: 2, kills: 20 },
     redis: { images: 2000, stopSeconds: 30 },
     storage: { images: 2000, outageSeconds: 30 },
     slow: { images: 48, canvas: 1280, batch: 8 },

@@ -114,43 +114,6 @@ export class ChaosRedis {
     await this.start();
   }
 
-  /** One `INFO <section>` field as a number, through a short-lived authenticated connection. */
-  async infoNumber(section: string, field: string): Promise<number> {
-    const text = await this.command(['INFO', section]);
-    const m = new RegExp(`^${field}:(\\d+(?:\\.\\d+)?)`, 'm').exec(text);
-    if (!m) throw new FacefleetError('E_CONFIG', `INFO ${section} has no ${field}`);
-    return Number(m[1]);
-  }
-
-  /** Runs one command (RESP) after AUTH and returns the raw reply text. */
-  command(args: string[]): Promise<string> {
-    const encode = (parts: string[]) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
-    return new Promise((resolve, reject) => {
-      const sock = net.connect(this.portValue, '127.0.0.1');
-      let data = '';
-      sock.setTimeout(5000);
-      sock.once('connect', () => sock.write(encode(['AUTH', this.options.password]) + encode(args)));
-      sock.on('data', (d) => {
-        data += d.toString('utf8');
-        const afterAuth = data.startsWith('+OK\r\n') ? data.slice(5) : undefined;
-        if (afterAuth === undefined) {
-          if (data.includes('\r\n')) (sock.destroy(), reject(new Error('redis AUTH failed')));
-          return;
-        }
-        const bulk = /^\$(\d+)\r\n/.exec(afterAuth);
-        if (bulk && Buffer.byteLength(afterAuth) >= bulk[0].length + Number(bulk[1]) + 2) {
-          sock.destroy();
-          resolve(afterAuth.slice(bulk[0].length));
-        } else if (!bulk && afterAuth.includes('\r\n')) {
-          sock.destroy();
-          resolve(afterAuth);
-        }
-      });
-      sock.once('error', reject);
-      sock.once('timeout', () => (sock.destroy(), reject(new Error('redis command timed out'))));
-    });
-  }
-
   private answers(port: number): Promise<boolean> {
     return new Promise((resolve) => {
       const sock = net.connect(port, '127.0.0.1');

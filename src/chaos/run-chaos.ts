@@ -68,7 +68,9 @@ export async function runChaos(options: Readonly<ChaosOptions>, say: (line: stri
       [env.logDir, env.outDir, path.join(env.s3.dataDir, RESULTS_BUCKET), env.s3.metaDir, env.redis.dir],
       { 'S3 secret key': env.s3.secretAccessKey, 'Redis password': env.redisPassword, 'wrong Redis password': wrong.redis, 'wrong S3 secret key': wrong.s3 },
     );
-    if (!options.keep) fs.rmSync(dir, { recursive: true, force: true });
+    const report = { rows, secrets, dir, seconds: Math.round((Date.now() - started) / 100) / 10 };
+    if (options.keep) fs.writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify({ scale: options.scale, ...report }, null, 2)}\n`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
   return { rows, secrets, dir, seconds: Math.round((Date.now() - started) / 100) / 10 };
 }
