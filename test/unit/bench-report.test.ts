@@ -41,7 +41,7 @@ describe('benchmark report text', () => {
   });
 
   it('lists the ratios of each round with their median', () => {
-    expect(text).toMatch(/^  pipelineVsInProcess per round: 0\.90, 0\.95, 1\.01 \(median 0\.95\)$/m);
+    expect(text).toMatch(/^ {2}pipelineVsInProcess per round: 0\.90, 0\.95, 1\.01 \(median 0\.95\)$/m);
   });
 
   it('says which targets were met and by how much the others were missed', () => {
