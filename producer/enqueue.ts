@@ -39,7 +39,13 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
       ? new cliProgress.SingleBar({ format: ' enqueued {value} keys | {note}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
       : undefined;
     counter?.start(0, 0, { note: '' });
-    let memoryPaused = false;
+    // Why enqueueing waits: on the progress bar, or without one once per pause (until a chunk goes in).
+    let paused = false;
+    const waiting = (note: string) => {
+      if (counter) counter.update({ note });
+      else if (!paused) process.stderr.write(`facefleet enqueue: ${note}\n`);
+      paused = true;
+    };
     const report = await enqueueRun(queue, redis, runs, stream, {
       runId: config.runId,
       results: config.results,
@@ -50,16 +56,10 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
       maxBacklog: config.maxBacklog,
       maxRedisMemoryMb: config.maxRedisMemoryMb,
       policy: { attempts: config.attempts, backoffMs: 2000, keepCompleted: 1000, keepFailed: 50_000 },
-      onBackpressure: (backlog) => counter?.update({ note: `waiting: backlog ${backlog} ≥ --max-backlog ${config.maxBacklog}` }),
-      onMemoryPressure: (usedMb) => {
-        const note = `waiting: Redis uses ${usedMb.toFixed(0)} MiB > --max-redis-memory-mb ${config.maxRedisMemoryMb}; enqueueing resumes below it`;
-        if (counter) counter.update({ note });
-        // Without a progress bar, say it once per pause (the first wait after a chunk went in).
-        else if (!memoryPaused) process.stderr.write(`facefleet enqueue: ${note}\n`);
-        memoryPaused = true;
-      },
+      onBackpressure: (backlog) => waiting(`waiting: backlog ${backlog} ≥ --max-backlog ${config.maxBacklog}; enqueueing resumes as workers take jobs`),
+      onMemoryPressure: (usedMb) => waiting(`waiting: Redis uses ${usedMb.toFixed(0)} MiB > --max-redis-memory-mb ${config.maxRedisMemoryMb}; enqueueing resumes below it`),
       onProgress: (n, dup) => {
-        memoryPaused = false;
+        paused = false;
         counter?.update(n, { note: dup ? `${dup} already queued` : '' });
       },
       signal: abort.signal,

@@ -80,7 +80,7 @@ async function cliPauseMessage(env: Record<string, string>, queue: string, dir: 
   const manifest = path.join(dir, 'backlog-manifest.txt');
   fs.writeFileSync(manifest, Array.from({ length: 3000 }, (_, i) => `s3://${PHOTOS_BUCKET}/backlog/cli/${i}.jpg`).join('\n'));
   const root = findRepoRoot();
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'facefleet.js'), 'enqueue', '--queue', queue, '--manifest', manifest, '--results', `s3://${RESULTS_BUCKET}/backlog-cli`, '--run-id', 'chaos-backlog-cli', '--max-redis-memory-mb', String(limitMb)], {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'facefleet.js'), 'enqueue', '--queue', queue, '--manifest', manifest, '--results', `s3://${RESULTS_BUCKET}/backlog-cli`, '--run-id', 'chaos-backlog-cli', '--max-backlog', '100000000', '--max-redis-memory-mb', String(limitMb)], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
