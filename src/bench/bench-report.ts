@@ -77,6 +77,8 @@ export interface BenchReport {
   averageBatchSize: { inProcess: number | null; pipeline: number | null };
   /** CPU time per image of the processes doing the work (workers and redis-server for the queue ones), ms. */
   cpuMsPerImage: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', number | null>;
+  /** Share of the machine's CPU other processes used during each measurement (0–1). */
+  contention: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', number | null>;
   /** p50/p95 per stage and measurement, ms. */
   stages: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', Record<string, Quantiles> | null>;
   /** The full result of each measurement (the median round). */
@@ -104,9 +106,10 @@ export function formatReport(r: BenchReport): string {
   out.push(`  photos: ${s.photos.length} from ${s.imagesDir}${s.skipped.length ? `; skipped ${s.skipped.map((k) => `${k.name} (${k.code})`).join(', ')}` : ''}`);
   out.push(`  host: ${r.host.cpus} CPUs (${r.host.cpuModel}), node ${r.host.node}${r.host.nice ? `, nice ${r.host.nice}` : ''}, load average ${r.host.loadAverage.start} → ${r.host.loadAverage.end}${s.rounds > 1 ? `; median of ${s.rounds} rounds` : ''}`);
   out.push('');
-  const rows: string[][] = [['measurement', 'images/s', 'images', 'seconds', 'avg batch', 'CPU ms/image']];
+  const rows: string[][] = [['measurement', 'images/s', 'images', 'seconds', 'avg batch', 'CPU ms/image', 'other load']];
   const phaseRow = (name: string, p: PhaseResult | null) => {
-    if (p) rows.push([name, fmt(p.imagesPerSecond), String(p.images), p.seconds.toFixed(2), p.averageBatchSize === null ? '-' : fmt(p.averageBatchSize), fmt(p.cpuMsPerImage)]);
+    const others = p?.contention == null ? '-' : `${Math.round(p.contention * 100)}%`;
+    if (p) rows.push([name, fmt(p.imagesPerSecond), String(p.images), p.seconds.toFixed(2), p.averageBatchSize === null ? '-' : fmt(p.averageBatchSize), fmt(p.cpuMsPerImage), others]);
   };
   phaseRow('ceiling', r.phases.ceiling);
   phaseRow('in-process', r.phases.inProcess);

@@ -4,7 +4,7 @@ import { packTensor } from '../imaging/pack-tensor';
 import { BenchImageSet, imageAt } from './bench-images';
 import { PhaseResult, perImage, rate } from './phase-result';
 import type { ProgressSink } from './progress';
-import { CpuMeter, selfCpuMs } from './cpu-time';
+import { ContentionMeter, CpuMeter, selfCpuMs } from './cpu-time';
 import { StageSamples } from './stats';
 
 /** Settings of {@link measureCeiling}. */
@@ -31,7 +31,9 @@ export async function measureCeiling(session: BatchSession, detector: Detector, 
 
   const stages = new StageSamples();
   const cpu = new CpuMeter(async () => selfCpuMs());
+  const others = new ContentionMeter(async () => selfCpuMs());
   await cpu.begin();
+  await others.begin();
   const budgetMs = options.seconds * 1000;
   const t0 = performance.now();
   let images = 0;
@@ -49,5 +51,6 @@ export async function measureCeiling(session: BatchSession, detector: Detector, 
   };
   await Promise.all([lane(), lane()]);
   const cpuMs = await cpu.elapsed();
-  return { imagesPerSecond: rate(images, last - t0), images, seconds: (last - t0) / 1000, stages: stages.summary(), averageBatchSize: batch, failed: 0, cpuMsPerImage: perImage(cpuMs, images) };
+  const contention = await others.share();
+  return { imagesPerSecond: rate(images, last - t0), images, seconds: (last - t0) / 1000, stages: stages.summary(), averageBatchSize: batch, failed: 0, cpuMsPerImage: perImage(cpuMs, images), contention };
 }

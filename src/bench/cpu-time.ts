@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import type { Redis } from 'ioredis';
 
 /** Linux reports `/proc/<pid>/stat` times in USER_HZ ticks, 100 per second on every common build. */
@@ -53,6 +54,54 @@ export class CpuMeter {
     const now = await this.read();
     const ms = now === null ? Number.NaN : now - this.start;
     return Number.isFinite(ms) ? ms : null;
+  }
+}
+
+/**
+ * CPU time every process of the machine has used since boot (`/proc/stat`: user, nice, system, irq,
+ * softirq and steal), ms; `null` without procfs.
+ */
+export function machineBusyMs(): number | null {
+  let line: string;
+  try {
+    line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+  } catch {
+    return null;
+  }
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq + (steal || 0);
+  return Number.isFinite(busy) ? (busy * 1000) / TICKS_PER_SECOND : null;
+}
+
+/**
+ * Measures how much of the machine other processes used while a measurement ran: the machine's busy
+ * CPU time minus the measured processes' own, as a share (0–1) of `cores × wall time`. Figures taken
+ * under contention are not the machine's; the report shows this next to every measurement.
+ */
+export class ContentionMeter {
+  private busy = new CpuMeter(async () => machineBusyMs());
+  private mine: CpuMeter;
+  private t0 = 0;
+
+  /** @param mine - total CPU ms of the processes being measured now, or `null` when unreadable. */
+  constructor(mine: () => Promise<number | null>) {
+    this.mine = new CpuMeter(mine);
+  }
+
+  async begin(): Promise<void> {
+    await this.mine.begin();
+    await this.busy.begin();
+    this.t0 = performance.now();
+  }
+
+  /** Share of the machine's CPU other processes used since {@link begin}; `null` when unreadable. */
+  async share(): Promise<number | null> {
+    const wallMs = performance.now() - this.t0;
+    const busy = await this.busy.elapsed();
+    const mine = await this.mine.elapsed();
+    if (busy === null || mine === null || wallMs <= 0) return null;
+    const share = (busy - mine) / (wallMs * os.cpus().length);
+    return Math.round(Math.min(1, Math.max(0, share)) * 100) / 100;
   }
 }
 

@@ -5,7 +5,7 @@ import { BatchSession, DetectionEngine } from '../engine/detection-engine';
 import { FacefleetError } from '../errors';
 import type { ImageLimits } from '../imaging/probe-image';
 import { BenchImageSet, imageAt } from './bench-images';
-import { CpuMeter, selfCpuMs } from './cpu-time';
+import { ContentionMeter, CpuMeter, selfCpuMs } from './cpu-time';
 import { PhaseResult, perImage, rate } from './phase-result';
 import type { ProgressSink } from './progress';
 import { StageSamples, mean } from './stats';
@@ -52,7 +52,9 @@ export async function measureInProcess(detector: Detector, session: BatchSession
     let done = 0;
     let failed = 0;
     const cpu = new CpuMeter(async () => selfCpuMs());
+    const others = new ContentionMeter(async () => selfCpuMs());
     await cpu.begin();
+    await others.begin();
     const t0 = performance.now();
     const lane = async () => {
       while (next < options.count) {
@@ -75,7 +77,8 @@ export async function measureInProcess(detector: Detector, session: BatchSession
     await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, lane));
     const ms = performance.now() - t0;
     const cpuMs = await cpu.elapsed();
-    return { imagesPerSecond: rate(done - failed, ms), images: done - failed, seconds: ms / 1000, stages: stages.summary(), averageBatchSize: mean(batchSizes), failed, cpuMsPerImage: perImage(cpuMs, done - failed) };
+    const contention = await others.share();
+    return { imagesPerSecond: rate(done - failed, ms), images: done - failed, seconds: ms / 1000, stages: stages.summary(), averageBatchSize: mean(batchSizes), failed, cpuMsPerImage: perImage(cpuMs, done - failed), contention };
   } finally {
     await engine.close();
   }

@@ -13,7 +13,7 @@ import type { JobData } from '../queue/job-data';
 import { DetectionResult, RESULT_SCHEMA_ID, resultMetadata } from '../queue/result';
 import { StoreRegistry } from '../storage/store-registry';
 import { BenchQueue, benchQueueName, fileSources } from './bench-queue';
-import { CpuMeter, redisCpuMs, selfCpuMs, sumOrNull } from './cpu-time';
+import { ContentionMeter, CpuMeter, redisCpuMs, selfCpuMs, sumOrNull } from './cpu-time';
 import { PhaseResult, perImage, rate } from './phase-result';
 import type { ProgressSink } from './progress';
 import { StageSamples } from './stats';
@@ -99,8 +99,11 @@ export async function measureNaive(options: NaiveOptions, progress: ProgressSink
     worker = new Worker<JobData>(queueName, handle, { connection, prefix: 'bull', concurrency: 1 });
     worker.on('error', () => undefined);
     const resultsDir = path.join(options.resultsDir, queueName);
-    const cpu = new CpuMeter(async () => sumOrNull([selfCpuMs(), await redisCpuMs(bq.redis)]));
+    const mine = async () => sumOrNull([selfCpuMs(), await redisCpuMs(bq.redis)]);
+    const cpu = new CpuMeter(mine);
+    const others = new ContentionMeter(mine);
     await cpu.begin();
+    await others.begin();
     const t0 = performance.now();
     await bq.enqueue('naive', fileSources(options.sourceDir, options.keys), `file://${resultsDir}`, detector.id);
     const budgetMs = options.seconds * 1000;
@@ -111,9 +114,10 @@ export async function measureNaive(options: NaiveOptions, progress: ProgressSink
     await worker.close();
     const ms = performance.now() - t0;
     const cpuMs = await cpu.elapsed();
+    const contention = await others.share();
     const status = await bq.runs.get('naive');
     const done = status?.done ?? 0;
-    return { imagesPerSecond: rate(done, ms), images: done, seconds: ms / 1000, stages: stages.summary(), averageBatchSize: 1, failed: status?.failed ?? 0, cpuMsPerImage: perImage(cpuMs, done) };
+    return { imagesPerSecond: rate(done, ms), images: done, seconds: ms / 1000, stages: stages.summary(), averageBatchSize: 1, failed: status?.failed ?? 0, cpuMsPerImage: perImage(cpuMs, done), contention };
   } finally {
     await worker?.close().catch(() => undefined);
     await connection.quit().catch(() => connection.disconnect());

@@ -19,6 +19,11 @@ export interface PhaseResult {
    * redis-server), ms. On n cores, images/s cannot exceed n × 1000 / this. `null` where unreadable.
    */
   cpuMsPerImage: number | null;
+  /**
+   * Share (0–1) of the machine's CPU that other processes used during the measurement: above a few
+   * percent, the figure is not this machine's capacity. `null` without procfs.
+   */
+  contention: number | null;
 }
 
 /** A pipeline measurement: the queue, the worker processes and their memory. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ModelConfig } from '../config/model-config';
 import type { DetectionResult } from '../queue/result';
 import { BenchQueue, benchQueueName, fileSources } from './bench-queue';
-import { CpuMeter, procCpuMs, redisCpuMs, sumOrNull } from './cpu-time';
+import { ContentionMeter, CpuMeter, procCpuMs, redisCpuMs, selfCpuMs, sumOrNull } from './cpu-time';
 import { PipelineResult, perImage, rate } from './phase-result';
 import { RssSampler } from './proc-memory';
 import type { ProgressSink } from './progress';
@@ -65,8 +65,11 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
     const resultsDir = path.join(options.resultsDir, queueName, 'measured');
     const workerCpu = new CpuMeter(async () => sumOrNull(workers.map((w) => procCpuMs(w.pid))));
     const redisCpu = new CpuMeter(() => redisCpuMs(bq.redis));
+    // The benchmark process itself (enqueueing, polling) is part of the run, not of the contention.
+    const others = new ContentionMeter(async () => sumOrNull([selfCpuMs(), ...workers.map((w) => procCpuMs(w.pid)), await redisCpuMs(bq.redis)]));
     await workerCpu.begin();
     await redisCpu.begin();
+    await others.begin();
     const t0 = performance.now();
     await bq.enqueue('measured', fileSources(options.sourceDir, options.keys), `file://${resultsDir}`, model);
     const status = await bq.waitForRun('measured', {
@@ -84,6 +87,7 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
     const ms = performance.now() - t0;
     const workerMs = await workerCpu.elapsed();
     const redisMs = await redisCpu.elapsed();
+    const contention = await others.share();
     assertAlive(workers);
     sampler.stop();
     const { stages, images, batches } = await readResultTimings(resultsDir);
@@ -96,6 +100,7 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
       averageBatchSize: batches > 0 ? Math.round((images / batches) * 100) / 100 : null,
       failed: status.failed,
       cpuMsPerImage: perImage(sumOrNull([workerMs, redisMs]), status.done),
+      contention,
       cpuMsPerImageBy: { workers: perImage(workerMs, status.done), redis: perImage(redisMs, status.done) },
       workers: options.workers,
       rssPeakMb: peak === null ? null : Math.round(peak),

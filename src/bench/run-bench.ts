@@ -198,6 +198,8 @@ function buildReport(
   const warnings = [...model.warnings];
   for (const [name, p] of Object.entries(phases)) if (p && 'failed' in p && p.failed > 0) warnings.push(`${name}: ${p.failed} images failed`);
   const loadEnd = os.loadavg()[0];
+  const contended = Object.entries(phases).filter(([, p]) => p && 'contention' in p && (p.contention ?? 0) > 0.1).map(([k, p]) => `${k} ${Math.round(((p as PhaseResult).contention ?? 0) * 100)}%`);
+  if (contended.length) warnings.push(`other processes used part of the machine's CPU during: ${contended.join(', ')}; those figures are below this machine's capacity`);
   if (Math.max(loadStart, loadEnd) > os.cpus().length) warnings.push(`the load average (${loadStart.toFixed(1)} → ${loadEnd.toFixed(1)}) exceeded the ${os.cpus().length} CPUs: other work shared the machine, so compare ratios, not absolute figures`);
   const roundsMeasured: Record<string, number[]> = {};
   const roundRatios: BenchReport['roundRatios'] = {};
@@ -259,6 +261,12 @@ function buildReport(
       inProcess: phases.inProcess?.cpuMsPerImage ?? null,
       pipeline: phases.pipeline?.cpuMsPerImage ?? null,
       naive: phases.naive?.cpuMsPerImage ?? null,
+    },
+    contention: {
+      ceiling: phases.ceiling?.contention ?? null,
+      inProcess: phases.inProcess?.contention ?? null,
+      pipeline: phases.pipeline?.contention ?? null,
+      naive: phases.naive?.contention ?? null,
     },
     stages: { ceiling: phases.ceiling?.stages ?? null, inProcess: phases.inProcess?.stages ?? null, pipeline: phases.pipeline?.stages ?? null, naive: phases.naive?.stages ?? null },
     phases,

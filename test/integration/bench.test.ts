@@ -40,7 +40,9 @@ describe('facefleet bench', () => {
     for (const key of ['ceiling', 'inProcess', 'pipeline', 'naive', 'enqueuePerSecond', 'rssPeakMb']) expect({ key, isNumber: isNumber(report[key]) }).toEqual({ key, isNumber: true });
     for (const key of ['pipelineVsInProcess', 'pipelineVsCeiling', 'pipelineVsNaive']) expect({ key, isNumber: isNumber(report.ratios?.[key]) }).toEqual({ key, isNumber: true });
     expect(isNumber(report.averageBatchSize.inProcess) && isNumber(report.averageBatchSize.pipeline)).toBe(true);
-    for (const key of ['ceiling', 'inProcess', 'pipeline', 'naive']) expect({ key, isNumber: isNumber(report.cpuMsPerImage[key]) }).toEqual({ key, isNumber: true });
+    for (const key of ['ceiling', 'inProcess', 'pipeline', 'naive']) {
+      expect({ key, cpu: isNumber(report.cpuMsPerImage[key]), contention: isNumber(report.contention[key]) }).toEqual({ key, cpu: true, contention: true });
+    }
     expect(Object.keys(report.stages).sort()).toEqual(['ceiling', 'inProcess', 'naive', 'pipeline']);
     for (const stage of ['download', 'decode', 'inferenceWithWait', 'postprocess']) {
       expect({ stage, q: Object.keys(report.stages.pipeline[stage] ?? {}).sort() }).toEqual({ stage, q: ['n', 'p50', 'p95'] });

@@ -2,7 +2,7 @@ import type { BenchReport } from '../../src/bench/bench-report';
 import { formatReport } from '../../src/bench/bench-report';
 
 function phase(ips: number, batch: number | null) {
-  return { imagesPerSecond: ips, images: 400, seconds: 400 / ips, stages: { decode: { p50: 10, p95: 20, n: 400 } }, averageBatchSize: batch, failed: 0, cpuMsPerImage: 2000 / ips };
+  return { imagesPerSecond: ips, images: 400, seconds: 400 / ips, stages: { decode: { p50: 10, p95: 20, n: 400 } }, averageBatchSize: batch, failed: 0, cpuMsPerImage: 2000 / ips, contention: 0.04 };
 }
 
 function report(): BenchReport {
@@ -16,6 +16,7 @@ function report(): BenchReport {
     rssAtMb: { '1000': 280, '10000': 290 },
     averageBatchSize: { inProcess: 7.9, pipeline: 7.5 },
     cpuMsPerImage: { ceiling: 11.1, inProcess: 25, pipeline: 26.3, naive: 50 },
+    contention: { ceiling: 0.04, inProcess: 0.04, pipeline: 0.04, naive: 0.04 },
     stages: { ceiling: null, inProcess: phase(80, 7.9).stages, pipeline: phase(76, 7.5).stages, naive: phase(40, 1).stages },
     phases: { ceiling: phase(180, 8), inProcess: phase(80, 7.9), pipeline: { ...phase(76, 7.5), workers: 1, rssPeakMb: 300, rssAtMb: {}, cpuMsPerImageBy: { workers: 25, redis: 1.3 } }, naive: phase(40, 1), enqueue: { keysPerSecond: 25_000, keys: 100_000, seconds: 4, cpuUsPerKey: { producer: 30, redis: 12 } } },
     roundsMeasured: {},
@@ -35,7 +36,7 @@ describe('benchmark report text', () => {
   const text = formatReport(report());
 
   it('lists each measurement with images/s', () => {
-    expect(text).toMatch(/^ceiling\s+180\s+400\s+2\.22\s+8\.00\s+11\.1$/m);
+    expect(text).toMatch(/^ceiling\s+180\s+400\s+2\.22\s+8\.00\s+11\.1\s+4%$/m);
     expect(text).toMatch(/^pipeline \(1w\)\s+76\.0\s+400/m);
     expect(text).toMatch(/^enqueue: 25,000 keys\/s \(100,000 keys in 4\.00 s; CPU µs\/key: producer 30\.0, redis-server 12\.0\)$/m);
   });
