@@ -13,6 +13,8 @@ export interface SweepRow {
   pipeline: Record<string, number | null>;
   /** Highest worker resident size by number of worker processes, MiB. */
   rssPeakMb: Record<string, number | null>;
+  /** The largest share of the machine's CPU other processes used during any measurement of the row. */
+  contention: number | null;
 }
 
 /** A target of the performance issue and whether this run met it. */
@@ -136,9 +138,10 @@ export function formatReport(r: BenchReport): string {
   if (r.sweep) {
     out.push('');
     const workerCounts = Object.keys(r.sweep[0]?.pipeline ?? {});
-    const sweepRows = [['batch', 'ceiling', 'in-process', ...workerCounts.map((k) => `pipeline ${k}w`), ...workerCounts.map((k) => `peak RSS ${k}w`)]];
+    const sweepRows = [['batch', 'ceiling', 'in-process', ...workerCounts.map((k) => `pipeline ${k}w`), ...workerCounts.map((k) => `peak RSS ${k}w`), 'other load']];
     for (const row of r.sweep) {
-      sweepRows.push([String(row.batch), fmt(row.ceiling), fmt(row.inProcess), ...workerCounts.map((k) => fmt(row.pipeline[k])), ...workerCounts.map((k) => (row.rssPeakMb[k] == null ? '-' : `${row.rssPeakMb[k]} MB`))]);
+      const others = row.contention == null ? '-' : `${Math.round(row.contention * 100)}%`;
+      sweepRows.push([String(row.batch), fmt(row.ceiling), fmt(row.inProcess), ...workerCounts.map((k) => fmt(row.pipeline[k])), ...workerCounts.map((k) => (row.rssPeakMb[k] == null ? '-' : `${row.rssPeakMb[k]} MB`)), others]);
     }
     out.push('sweep (images/s):');
     out.push(...table(sweepRows));

@@ -37,8 +37,8 @@ interface BenchContext {
  * redis-server for the queue measurements, then measures ceiling → in-process → pipeline → naive in
  * that order `rounds` times (interleaved, so drift in the machine's load hits every measurement
  * alike) and reports the median round of each; the enqueue rate; with `sweep`, the table against
- * batch size and worker processes; with `serve`, the HTTP API under load. Everything it started is stopped and removed, also on
- * failure.
+ * batch size and worker processes; with `serve`, the HTTP API under load. Everything it started is
+ * stopped and removed, also on failure.
  */
 export async function runBench(options: Readonly<BenchOptions>, progress: ProgressSink): Promise<BenchReport> {
   const loadStart = os.loadavg()[0];
@@ -150,13 +150,17 @@ async function runSweep(ctx: BenchContext): Promise<SweepRow[]> {
   const rows: SweepRow[] = [];
   const batches = ctx.model.detector.dynamicBatch ? ctx.options.sweepBatches : [1];
   for (const b of batches) {
-    const row: SweepRow = { batch: b, ceiling: null, inProcess: null, pipeline: {}, rssPeakMb: {} };
-    if (ctx.options.sweepPhases.has('ceiling')) row.ceiling = (await step(ctx, `sweep: ceiling, batch ${b}`, () => ceilingAt(ctx, b))).imagesPerSecond;
-    if (ctx.options.sweepPhases.has('in-process')) row.inProcess = (await step(ctx, `sweep: in-process, batch ${b}`, () => inProcessAt(ctx, b))).imagesPerSecond;
+    const row: SweepRow = { batch: b, ceiling: null, inProcess: null, pipeline: {}, rssPeakMb: {}, contention: null };
+    const contended = (p: PhaseResult) => {
+      if (p.contention !== null) row.contention = Math.max(row.contention ?? 0, p.contention);
+      return p;
+    };
+    if (ctx.options.sweepPhases.has('ceiling')) row.ceiling = contended(await step(ctx, `sweep: ceiling, batch ${b}`, () => ceilingAt(ctx, b))).imagesPerSecond;
+    if (ctx.options.sweepPhases.has('in-process')) row.inProcess = contended(await step(ctx, `sweep: in-process, batch ${b}`, () => inProcessAt(ctx, b))).imagesPerSecond;
     for (const k of ctx.options.sweepPhases.has('pipeline') ? ctx.options.sweepWorkers : []) {
-      const p = await step(ctx, `sweep: pipeline, batch ${b}, ${k} worker process(es)`, () => pipelineAt(ctx, b, k));
+      const p = contended(await step(ctx, `sweep: pipeline, batch ${b}, ${k} worker process(es)`, () => pipelineAt(ctx, b, k)));
       row.pipeline[String(k)] = p.imagesPerSecond;
-      row.rssPeakMb[String(k)] = p.rssPeakMb;
+      row.rssPeakMb[String(k)] = (p as PipelineResult).rssPeakMb;
     }
     rows.push(row);
   }

@@ -64,10 +64,10 @@ describe('facefleet bench', () => {
     const { code, stdout, stderr } = await facefleet(['bench', '--count', '8', '--seconds', '0.5', '--phases', 'none', '--sweep', '--batches', '1,2', '--sweep-workers', '1', '--sweep-phases', 'ceiling,pipeline']);
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toMatch(/^sweep \(images\/s\):$/m);
-    expect(stdout).toMatch(/^batch\s+ceiling\s+in-process\s+pipeline 1w\s+peak RSS 1w$/m);
-    // Rows: batch, ceiling, in-process (not measured: -), pipeline, peak RSS.
-    expect(stdout).toMatch(/^1\s+[\d.]+\s+-\s+[\d.]+\s+\d+ MB$/m);
-    expect(stdout).toMatch(/^2\s+[\d.]+\s+-\s+[\d.]+\s+\d+ MB$/m);
+    expect(stdout).toMatch(/^batch\s+ceiling\s+in-process\s+pipeline 1w\s+peak RSS 1w\s+other load$/m);
+    // Rows: batch, ceiling, in-process (not measured: -), pipeline, peak RSS, other processes' CPU share.
+    expect(stdout).toMatch(/^1\s+[\d.]+\s+-\s+[\d.]+\s+\d+ MB\s+\d+%$/m);
+    expect(stdout).toMatch(/^2\s+[\d.]+\s+-\s+[\d.]+\s+\d+ MB\s+\d+%$/m);
   });
 
   it('loads facefleet serve with batching on and off at 1, 8 and 32 callers', async () => {

@@ -26,7 +26,7 @@ function report(): BenchReport {
       { what: 'pipeline / naive', target: 2, comparison: 'atLeast', measured: 1.9, met: false },
       { what: 'RSS after 10,000 / after 1,000 images', target: 1, comparison: 'within', tolerance: 0.1, measured: 1.25, met: false },
     ],
-    sweep: [{ batch: 1, ceiling: 150, inProcess: 60, pipeline: { '1': 55, '2': 58 }, rssPeakMb: { '1': 250, '2': 240 } }],
+    sweep: [{ batch: 1, ceiling: 150, inProcess: 60, pipeline: { '1': 55, '2': 58 }, rssPeakMb: { '1': 250, '2': 240 }, contention: 0.02 }],
     serve: null,
     warnings: ['random-init'],
   };
@@ -55,7 +55,7 @@ describe('benchmark report text', () => {
     expect(text).toMatch(/worker peak RSS: 300 MB; RSS after 1,000 images 280 MB, after 10,000 images 290 MB/);
     expect(text).toMatch(/skipped bad\.jpg \(E_DECODE\)/);
     expect(text).toMatch(/^decode\s+10\.0 \/ 20\.0\s+10\.0 \/ 20\.0\s+10\.0 \/ 20\.0$/m);
-    expect(text).toMatch(/^1\s+150\s+60\.0\s+55\.0\s+58\.0\s+250 MB\s+240 MB$/m);
+    expect(text).toMatch(/^1\s+150\s+60\.0\s+55\.0\s+58\.0\s+250 MB\s+240 MB\s+2%$/m);
     expect(text).toMatch(/^warning: random-init$/m);
   });
 });
