@@ -2,7 +2,7 @@ import { ServeLoadRow, formatServeLoad } from '../serve/serve-load';
 import type { EnqueueRate } from './enqueue-rate';
 import type { PhaseResult, PipelineResult } from './phase-result';
 import type { SkippedImage } from './bench-images';
-import type { Quantiles } from './stats';
+import { Quantiles, ratio } from './stats';
 
 /** One row of the sweep: images/s at one batch size. */
 export interface SweepRow {
@@ -71,6 +71,8 @@ export interface BenchReport {
   naive: number | null;
   /** Keys/s enqueued from a manifest. */
   enqueuePerSecond: number | null;
+  /** BullMQ's bare `addBulk` of the same jobs on the same Redis (the producer's ceiling), jobs/s. */
+  enqueueAddBulkPerSecond: number | null;
   ratios: { pipelineVsInProcess: number | null; pipelineVsCeiling: number | null; pipelineVsNaive: number | null };
   /** Highest resident size of a pipeline worker, MiB. */
   rssPeakMb: number | null;
@@ -122,6 +124,11 @@ export function formatReport(r: BenchReport): string {
   if (by) out.push(`pipeline CPU ms/image: workers ${fmt(by.workers)}, redis-server ${fmt(by.redis)}`);
   const e = r.phases.enqueue;
   if (e) out.push(`enqueue: ${e.keysPerSecond.toLocaleString('en-US')} keys/s (${e.keys.toLocaleString('en-US')} keys in ${e.seconds.toFixed(2)} s; CPU µs/key: producer ${fmt(e.cpuUsPerKey.producer)}, redis-server ${fmt(e.cpuUsPerKey.redis)})`);
+  if (e?.addBulkPerSecond) {
+    out.push(
+      `  BullMQ addBulk alone, same jobs: ${e.addBulkPerSecond.toLocaleString('en-US')} jobs/s (CPU µs/job: producer ${fmt(e.addBulkCpuUsPerJob.producer)}, redis-server ${fmt(e.addBulkCpuUsPerJob.redis)}); enqueue / addBulk ${fmt(ratio(e.keysPerSecond, e.addBulkPerSecond))}`,
+    );
+  }
   out.push('');
   out.push(`ratios: pipeline/in-process ${fmt(r.ratios.pipelineVsInProcess)}, pipeline/ceiling ${fmt(r.ratios.pipelineVsCeiling)}, pipeline/naive ${fmt(r.ratios.pipelineVsNaive)}`);
   for (const [name, rr] of Object.entries(r.roundRatios)) out.push(`  ${name} per round: ${rr.perRound.map(fmt).join(', ')} (median ${fmt(rr.median)})`);

@@ -4,6 +4,8 @@ import { fromManifest } from '../producer/key-sources';
 import { BenchQueue, benchQueueName } from './bench-queue';
 import { CpuMeter, redisCpuMs, selfCpuMs } from './cpu-time';
 import type { ProgressSink } from './progress';
+import { DEFAULT_JOB_POLICY, jobOptions } from '../queue/job-options';
+import { JOB_NAME, JOB_SCHEMA_VERSION, JobData } from '../queue/job-data';
 
 /** What the enqueue measurement found. */
 export interface EnqueueRate {
@@ -16,6 +18,14 @@ export interface EnqueueRate {
    * redis-server (BullMQ's add script per job). `null` where unreadable.
    */
   cpuUsPerKey: { producer: number | null; redis: number | null };
+  /**
+   * BullMQ's own ceiling on this machine, measured right after: the same number of jobs with the same
+   * data and options through bare `addBulk` (chunks of 1,000, two in flight), with no manifest, job-id
+   * hashing, duplicate check or run record. `keysPerSecond / addBulkPerSecond` is what the producer's
+   * own work costs.
+   */
+  addBulkPerSecond: number | null;
+  addBulkCpuUsPerJob: { producer: number | null; redis: number | null };
 }
 
 /** Settings of {@link measureEnqueue}. */
@@ -58,14 +68,56 @@ export async function measureEnqueue(options: EnqueueRateOptions, progress: Prog
     const producerMs = await producerCpu.elapsed();
     const redisMs = await redisCpu.elapsed();
     const perKey = (cpuMs: number | null) => (cpuMs === null || report.enqueued === 0 ? null : Math.round((cpuMs * 1000) / report.enqueued));
+    const bare = await measureBareAddBulk(options, report.enqueued, progress);
     return {
       keysPerSecond: Math.round(report.enqueued / (ms / 1000)),
       keys: report.enqueued,
       seconds: ms / 1000,
       cpuUsPerKey: { producer: perKey(producerMs), redis: perKey(redisMs) },
+      addBulkPerSecond: bare.perSecond,
+      addBulkCpuUsPerJob: bare.cpuUsPerJob,
     };
   } finally {
     await bq.close().catch(() => undefined);
     await fs.rm(manifest, { force: true });
+  }
+}
+
+/** Bare `addBulk` of `jobs` jobs shaped as the producer's, on a fresh queue: BullMQ's ceiling here. */
+async function measureBareAddBulk(
+  options: EnqueueRateOptions,
+  jobs: number,
+  progress: ProgressSink,
+): Promise<{ perSecond: number | null; cpuUsPerJob: { producer: number | null; redis: number | null } }> {
+  if (jobs === 0) return { perSecond: null, cpuUsPerJob: { producer: null, redis: null } };
+  const bq = new BenchQueue(options.redisUrl, benchQueueName('addbulk'));
+  try {
+    await bq.queue.waitUntilReady();
+    const opts = jobOptions(DEFAULT_JOB_POLICY);
+    const results = `file://${path.join(options.workDir, 'enqueue-results')}`;
+    const producerCpu = new CpuMeter(async () => selfCpuMs());
+    const redisCpu = new CpuMeter(() => redisCpuMs(bq.redis));
+    await redisCpu.begin();
+    await producerCpu.begin();
+    const t0 = performance.now();
+    const inFlight = new Set<Promise<unknown>>();
+    for (let start = 0; start < jobs; start += 1000) {
+      const chunk = [];
+      for (let i = start; i < Math.min(jobs, start + 1000); i++) {
+        const key = `photos/${String(i % 1000).padStart(3, '0')}/img-${i}.jpg`;
+        const data: JobData = { v: JOB_SCHEMA_VERSION, source: `file://${options.workDir}/nowhere/${key}`, results, runId: 'addbulk', model: options.model, key };
+        chunk.push({ name: JOB_NAME, data, opts: { ...opts, jobId: `ff-bare-${i}` } });
+      }
+      const sent: Promise<unknown> = bq.queue.addBulk(chunk).finally(() => inFlight.delete(sent));
+      inFlight.add(sent);
+      if (inFlight.size >= 2) await Promise.race(inFlight);
+      progress.update(Math.min(jobs, start + 1000), jobs, 'jobs (bare addBulk)');
+    }
+    await Promise.all(inFlight);
+    const ms = performance.now() - t0;
+    const per = (cpuMs: number | null) => (cpuMs === null ? null : Math.round((cpuMs * 1000) / jobs));
+    return { perSecond: Math.round(jobs / (ms / 1000)), cpuUsPerJob: { producer: per(await producerCpu.elapsed()), redis: per(await redisCpu.elapsed()) } };
+  } finally {
+    await bq.close().catch(() => undefined);
   }
 }

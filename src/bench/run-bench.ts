@@ -256,6 +256,7 @@ function buildReport(
     pipeline: ips(phases.pipeline),
     naive: ips(phases.naive),
     enqueuePerSecond: phases.enqueue?.keysPerSecond ?? null,
+    enqueueAddBulkPerSecond: phases.enqueue?.addBulkPerSecond ?? null,
     ratios,
     rssPeakMb: phases.pipeline?.rssPeakMb ?? null,
     rssAtMb,

@@ -50,6 +50,7 @@ describe('facefleet bench', () => {
     expect(report.phases.pipeline.images).toBe(16);
     expect(report.phases.inProcess.images).toBe(16);
     expect(report.phases.enqueue.keys).toBe(2000);
+    expect(isNumber(report.enqueueAddBulkPerSecond)).toBe(true);
     expect(report.targets.map((t: { what: string }) => t.what)).toHaveLength(4);
     expect(report.sweep).toBeNull();
     expect(report.serve).toBeNull();

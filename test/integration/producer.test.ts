@@ -86,6 +86,32 @@ describe('producer', () => {
     expect(maxSeen).toBeLessThanOrEqual(10);
   });
 
+  it('counts a key repeated in the next chunk (still in flight) as a duplicate, so the run total is exact', async () => {
+    const fleet = openFleet(redis.url, uniqueQueue('dupe-chunks'));
+    try {
+      // Chunks of 2 with two in flight: every repeat lands in the chunk right after its first sighting,
+      // or two chunks later, or in the same chunk.
+      const names = ['a', 'b', 'a', 'c', 'b', 'd', 'e', 'e', 'c', 'f', 'g', 'a', 'h', 'h', 'i', 'd'];
+      const keys = (async function* () {
+        for (const n of names) yield { source: `file:///nowhere/${n}.jpg`, key: `${n}.jpg` };
+      })();
+      const unique = new Set(names).size;
+      // Each addBulk reaches Redis late, so the next chunk's EXISTS check always runs before the chunk
+      // in flight has landed: only the producer's own bookkeeping can see those repeats.
+      const addBulk = fleet.queue.addBulk.bind(fleet.queue);
+      fleet.queue.addBulk = async (jobs) => {
+        await new Promise((r) => setTimeout(r, 50));
+        return addBulk(jobs);
+      };
+      const report = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, keys, { runId: 'chunks', results: `file://${tmp}/r`, model: 'blazeface', chunkSize: 2 });
+      expect(report).toMatchObject({ enqueued: unique, duplicates: names.length - unique });
+      expect(await fleet.queue.getWaitingCount()).toBe(unique);
+      expect(await fleet.runs.get('chunks')).toMatchObject({ total: unique, sealed: true });
+    } finally {
+      await fleet.close();
+    }
+  });
+
   it('treats the same key twice in a run as one job, and works under a Redis Cluster hash-tag prefix', async () => {
     const fleet = openFleet(redis.url, uniqueQueue('dupe'), '{facefleet}');
     try {

@@ -10,7 +10,7 @@ function report(): BenchReport {
     model: { id: 'blazeface', version: '1.2.0', path: '/m.onnx', canvas: { width: 256, height: 256 }, dynamicBatch: true },
     settings: { batch: 8, threads: 0, workers: 1, concurrency: 24, maxWaitMs: 10, count: 400, seconds: 10, rounds: 1, imagesDir: '/s', photos: ['a.jpg'], skipped: [{ name: 'bad.jpg', code: 'E_DECODE', message: 'x' }], enqueueKeys: 100_000 },
     host: { cpus: 2, cpuModel: 'cpu', memoryMb: 1000, node: 'v20', nice: 0, loadAverage: { start: 0.5, end: 0.7 }, env: {} },
-    ceiling: 180, inProcess: 80, pipeline: 76, naive: 40, enqueuePerSecond: 25_000,
+    ceiling: 180, inProcess: 80, pipeline: 76, naive: 40, enqueuePerSecond: 25_000, enqueueAddBulkPerSecond: 40_000,
     ratios: { pipelineVsInProcess: 0.95, pipelineVsCeiling: 0.422, pipelineVsNaive: 1.9 },
     rssPeakMb: 300,
     rssAtMb: { '1000': 280, '10000': 290 },
@@ -18,7 +18,7 @@ function report(): BenchReport {
     cpuMsPerImage: { ceiling: 11.1, inProcess: 25, pipeline: 26.3, naive: 50 },
     contention: { ceiling: 0.04, inProcess: 0.04, pipeline: 0.04, naive: 0.04 },
     stages: { ceiling: null, inProcess: phase(80, 7.9).stages, pipeline: phase(76, 7.5).stages, naive: phase(40, 1).stages },
-    phases: { ceiling: phase(180, 8), inProcess: phase(80, 7.9), pipeline: { ...phase(76, 7.5), workers: 1, rssPeakMb: 300, rssAtMb: {}, cpuMsPerImageBy: { workers: 25, redis: 1.3 } }, naive: phase(40, 1), enqueue: { keysPerSecond: 25_000, keys: 100_000, seconds: 4, cpuUsPerKey: { producer: 30, redis: 12 } } },
+    phases: { ceiling: phase(180, 8), inProcess: phase(80, 7.9), pipeline: { ...phase(76, 7.5), workers: 1, rssPeakMb: 300, rssAtMb: {}, cpuMsPerImageBy: { workers: 25, redis: 1.3 } }, naive: phase(40, 1), enqueue: { keysPerSecond: 25_000, keys: 100_000, seconds: 4, cpuUsPerKey: { producer: 30, redis: 12 }, addBulkPerSecond: 40_000, addBulkCpuUsPerJob: { producer: 20, redis: 10 } } },
     roundsMeasured: {},
     roundRatios: { pipelineVsInProcess: { perRound: [0.9, 0.95, 1.01], median: 0.95 } },
     targets: [
@@ -39,6 +39,7 @@ describe('benchmark report text', () => {
     expect(text).toMatch(/^ceiling\s+180\s+400\s+2\.22\s+8\.00\s+11\.1\s+4%$/m);
     expect(text).toMatch(/^pipeline \(1w\)\s+76\.0\s+400/m);
     expect(text).toMatch(/^enqueue: 25,000 keys\/s \(100,000 keys in 4\.00 s; CPU µs\/key: producer 30\.0, redis-server 12\.0\)$/m);
+    expect(text).toMatch(/^ {2}BullMQ addBulk alone, same jobs: 40,000 jobs\/s \(CPU µs\/job: producer 20\.0, redis-server 10\.0\); enqueue \/ addBulk 0\.63$/m);
   });
 
   it('lists the ratios of each round with their median', () => {
