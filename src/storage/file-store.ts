@@ -11,13 +11,19 @@ const TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
 /** Bytes read per `read` call in {@link FileStore.get}. */
 const READ_CHUNK = 1 << 16;
 
+/** Folders remembered as created and checked to be under the root (oldest forgotten first). */
+const KNOWN_DIRS = 4096;
+
 /**
  * An {@link ObjectStore} over a folder: key `a/b.jpg` is the file `<root>/a/b.jpg`.
  *
  * - Keys are validated ({@link validateKey}) and, because symlinks could still lead elsewhere, the real
  *   path of what is read (or of the parent written into) must stay under the real root (`E_BAD_KEY`).
  * - `put` is atomic: a temporary file in the same folder (`.<name>.<random>.tmp`), fsync, rename, then
- *   fsync of the folder. Content type and metadata are not stored (files carry none).
+ *   fsync of the folder. Content type and metadata are not stored (files carry none). Writes into the
+ *   same folder at the same time share one folder fsync (group commit), and a folder already created
+ *   is only resolved again (one `realpath`), not created: a result write makes about a third fewer
+ *   system calls than a cold one.
  * - `putIfAbsent` writes the temporary file the same way, then hard-links it to the key, which fails
  *   when the key exists, so of two concurrent writers exactly one wins; where the file system has no
  *   hard links it checks and renames instead.
@@ -34,6 +40,10 @@ export class FileStore implements ObjectStore {
   /** Absolute, normalised root folder. */
   readonly root: string;
   private realRoot: Promise<string> | undefined;
+  /** Real folders created and checked to be inside the root, by lexical path. */
+  private readonly knownDirs = new Set<string>();
+  /** The folder fsync of each folder that has not started yet (later renames join it), or is running. */
+  private readonly dirSyncs = new Map<string, { started: boolean; done: Promise<void> }>();
 
   /**
    * @param root - Absolute path of the folder holding the objects; it need not exist until the first put.
@@ -118,11 +128,18 @@ export class FileStore implements ObjectStore {
     const temp = path.join(dir, tempName);
     let written = false;
     try {
-      await fsp.mkdir(this.root, { recursive: true });
-      await this.checkInside(await nearestExisting(dir), key);
-      await fsp.mkdir(dir, { recursive: true });
-      await this.checkInside(await fsp.realpath(dir), key);
-      const handle = await fsp.open(temp, 'wx', 0o644);
+      let handle: fsp.FileHandle;
+      try {
+        // A remembered folder is only resolved again (symlinks may have changed), not created.
+        if (this.knownDirs.has(dir)) await this.checkInside(await fsp.realpath(dir), key);
+        else await this.prepareDir(dir, key);
+        handle = await fsp.open(temp, 'wx', 0o644);
+      } catch (err) {
+        // A remembered folder may have been removed since: create and check it again, once.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !this.knownDirs.delete(dir)) throw err;
+        await this.prepareDir(dir, key);
+        handle = await fsp.open(temp, 'wx', 0o644);
+      }
       written = true;
       try {
         await handle.writeFile(body);
@@ -134,12 +151,44 @@ export class FileStore implements ObjectStore {
       if (exclusive) created = await linkExclusive(temp, target);
       else await fsp.rename(temp, target);
       written = false;
-      await syncDir(dir);
+      await this.syncDirShared(dir);
       return created;
     } catch (err) {
       if (written) await fsp.rm(temp, { force: true }).catch(() => undefined);
       throw this.convert(err, key, 'write');
     }
+  }
+
+  /** Creates `dir` (and the root) and checks that its real path is under the real root, then remembers it. */
+  private async prepareDir(dir: string, key: string): Promise<void> {
+    await fsp.mkdir(this.root, { recursive: true });
+    await this.checkInside(await nearestExisting(dir), key);
+    await fsp.mkdir(dir, { recursive: true });
+    await this.checkInside(await fsp.realpath(dir), key);
+    if (this.knownDirs.size >= KNOWN_DIRS) this.knownDirs.delete(this.knownDirs.values().next().value!);
+    this.knownDirs.add(dir);
+  }
+
+  /**
+   * Makes renames into `dir` durable. A caller whose rename is done joins a folder fsync that has not
+   * started yet, else queues one after the running one (which may have begun before the rename).
+   */
+  private syncDirShared(dir: string): Promise<void> {
+    const current = this.dirSyncs.get(dir);
+    if (current && !current.started) return current.done;
+    const entry = { started: false, done: Promise.resolve() };
+    entry.done = (current?.done ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        entry.started = true;
+        try {
+          await syncDir(dir);
+        } finally {
+          if (this.dirSyncs.get(dir) === entry) this.dirSyncs.delete(dir);
+        }
+      });
+    this.dirSyncs.set(dir, entry);
+    return entry.done;
   }
 
   /** Removes a file; no error when it does not exist. */

@@ -114,6 +114,30 @@ describe('FileStore', () => {
     expect((await allNames(root)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('writes into a remembered folder again after it was removed, and refuses one replaced by a symlink out of the root', async () => {
+    await store.put('results/a.json', '1');
+    await fsp.rm(path.join(root, 'results'), { recursive: true });
+    await store.put('results/b.json', '2');
+    expect((await store.get('results/b.json')).body.toString()).toBe('2');
+    // Removed, then put back as a symlink to a folder outside the root: checked again, refused.
+    await fsp.rm(path.join(root, 'results'), { recursive: true });
+    const outside = path.join(tmp, 'outside');
+    await fsp.mkdir(outside);
+    await fsp.symlink(outside, path.join(root, 'results'));
+    expect(await codeOf(store.put('results/c.json', '3'))).toBe('E_BAD_KEY');
+    expect(await fsp.readdir(outside)).toEqual([]);
+  });
+
+  it('lands every one of many concurrent writes into one folder (shared folder fsyncs), exactly once each', async () => {
+    const keys = Array.from({ length: 60 }, (_, i) => `batch/img-${i}.json`);
+    const created = await Promise.all(keys.map((k, i) => (i % 2 === 0 ? store.putIfAbsent(k, `v${i}`) : store.put(k, `v${i}`).then(() => true))));
+    expect(created.every(Boolean)).toBe(true);
+    const again = await Promise.all(keys.filter((_, i) => i % 2 === 0).map((k) => store.putIfAbsent(k, 'late')));
+    expect(again.some(Boolean)).toBe(false);
+    for (const [i, k] of keys.entries()) expect((await store.get(k)).body.toString()).toBe(`v${i}`);
+    expect((await allNames(path.join(root, 'batch'))).sort()).toEqual(keys.map((k) => k.slice('batch/'.length)).sort());
+  });
+
   it('puts atomically: concurrent readers see the old or the new object, never a partial one', async () => {
     const versions = [Buffer.alloc(3 * 1024 * 1024, 0x61), Buffer.alloc(2 * 1024 * 1024 + 17, 0x62)];
     await store.put('photo.jpg', versions[0]);
