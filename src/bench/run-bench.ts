@@ -249,7 +249,7 @@ function buildReport(
       node: process.version,
       nice: os.getPriority(),
       loadAverage: { start: Math.round(loadStart * 100) / 100, end: Math.round(loadEnd * 100) / 100 },
-      env: Object.fromEntries(['MALLOC_ARENA_MAX', 'UV_THREADPOOL_SIZE', 'NODE_OPTIONS'].map((k) => [k, process.env[k] ?? null])),
+      env: Object.fromEntries(['MALLOC_ARENA_MAX', 'UV_THREADPOOL_SIZE', 'NODE_OPTIONS', 'FACEFLEET_DECODE_THREADS', 'FACEFLEET_ORT_ALLOW_SPINNING'].map((k) => [k, process.env[k] ?? null])),
     },
     ceiling: ips(phases.ceiling),
     inProcess: ips(phases.inProcess),

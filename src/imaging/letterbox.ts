@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import './sharp-setup';
 import type { InputContract, Letterbox } from '../detectors/detector';
 import { FacefleetError } from '../errors';
 

@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import './sharp-setup';
 import type { InputContract } from '../detectors/detector';
 import type { PreparedImage } from '../engine/detection-engine';
 import { FacefleetError } from '../errors';

@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import './sharp-setup';
 import { FacefleetError } from '../errors';
 
 /** Image formats accepted (sharp's names). GIFs are read at their first frame. */

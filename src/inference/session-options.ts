@@ -7,6 +7,7 @@ import type { SessionThreadConfig } from './thread-protocol';
  * instead of spinning between parallel sections.
  */
 export function baseSessionOptions(config: Pick<SessionThreadConfig, 'intraOpThreads' | 'interOpThreads'>): InferenceSession.SessionOptions {
+  const spin = process.env.FACEFLEET_ORT_ALLOW_SPINNING === '1' ? '1' : '0';
   return {
     graphOptimizationLevel: 'all',
     intraOpNumThreads: config.intraOpThreads,
@@ -16,6 +17,7 @@ export function baseSessionOptions(config: Pick<SessionThreadConfig, 'intraOpThr
     // decodes the next images on the same cores while a batch runs, and pods share cores under CPU
     // limits: spinning burns that time. Measured with `facefleet bench` on 2 cores (docs/benchmarks.md):
     // blocking instead of spinning raised in-process throughput and never lowered the ceiling.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    // FACEFLEET_ORT_ALLOW_SPINNING=1 restores onnxruntime's default (for that comparison, or a GPU box).
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   };
 }
