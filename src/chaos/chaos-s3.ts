@@ -2,11 +2,11 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { FacefleetError } from '../errors';
 import { freePort } from '../lifecycle/free-port';
+import { httpStatus } from '../lifecycle/http-status';
 
 /** One request of versitygw's access log. */
 export interface AccessLogEntry {
@@ -111,7 +111,7 @@ export class ChaosS3 {
       const exited = new Promise<void>((r) => child.once('exit', () => ((gone = true), r())));
       const deadline = Date.now() + 15_000;
       let ready = false;
-      while (!gone && Date.now() < deadline && !(ready = (await healthStatus(`http://127.0.0.1:${port}/health`)) === 200)) {
+      while (!gone && Date.now() < deadline && !(ready = (await httpStatus(`http://127.0.0.1:${port}/health`)) === 200)) {
         await new Promise((r) => setTimeout(r, 50));
       }
       if (ready && !gone) {
@@ -176,16 +176,4 @@ export class ChaosS3 {
     }
     return entries;
   }
-}
-
-function healthStatus(url: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const req = request(url, { method: 'GET', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(undefined));
-    req.end();
-  });
 }

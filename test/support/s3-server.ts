@@ -1,10 +1,11 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fsp } from 'node:fs';
-import { request } from 'node:http';
+import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { findVersitygw } from '../../src/chaos/chaos-s3';
+import { httpStatus } from '../../src/lifecycle/http-status';
 import { freePort } from './free-port';
 
 /** A running versitygw (posix backend) on a loopback port, with its root credentials. */
@@ -33,29 +34,11 @@ export interface S3ServerOptions {
   readyTimeoutMs?: number;
 }
 
-const INSTALL_SCRIPT = 'scripts/install-tools.sh';
 const HEALTH_PATH = '/health';
 const REGION = 'us-east-1';
 
-/**
- * The versitygw binary: `$FACEFLEET_TOOLS/bin/versitygw`, else `~/.cache/facefleet-tools/bin/versitygw`.
- * @param env - Where `FACEFLEET_TOOLS` and `HOME` are read. @defaultValue `process.env`
- * @throws Error naming the script that builds it when neither exists.
- */
-export function versitygwBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const home = env.HOME || os.homedir();
-  const candidates = [
-    env.FACEFLEET_TOOLS ? path.join(env.FACEFLEET_TOOLS, 'bin', 'versitygw') : undefined,
-    path.join(home, '.cache', 'facefleet-tools', 'bin', 'versitygw'),
-  ].filter((p): p is string => p !== undefined);
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
-    throw new Error(
-      `versitygw not found (looked at ${candidates.join(', ')}); build it with \`bash ${INSTALL_SCRIPT}\` (needs Go)`,
-    );
-  }
-  return found;
-}
+/** The versitygw binary, found as the chaos suite finds it (`$FACEFLEET_TOOLS`, else the tools cache). */
+export { findVersitygw as versitygwBinary } from '../../src/chaos/chaos-s3';
 
 /**
  * Starts versitygw with its posix backend in a fresh temporary folder, listening only on a free
@@ -63,7 +46,7 @@ export function versitygwBinary(env: NodeJS.ProcessEnv = process.env): string {
  * exits during start-up (the port was taken meanwhile, or the file system has no user xattrs).
  */
 export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Server> {
-  const binary = versitygwBinary();
+  const binary = findVersitygw();
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
   const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'facefleet-s3-'));
   const dataDir = path.join(home, 'data');
@@ -152,22 +135,10 @@ async function waitReady(endpoint: string, child: ChildProcess, exited: Promise<
     gone = true;
   });
   while (Date.now() < deadline && !gone && child.exitCode === null) {
-    if ((await healthStatus(`${endpoint}${HEALTH_PATH}`)) === 200) return true;
+    if ((await httpStatus(`${endpoint}${HEALTH_PATH}`)) === 200) return true;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return false;
-}
-
-function healthStatus(url: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const req = request(url, { method: 'GET', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(undefined));
-    req.end();
-  });
 }
 
 /** SIGTERM, then SIGKILL when the process is still alive after 5 s. */
