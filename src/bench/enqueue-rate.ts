@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { detectJob } from '../producer/enqueue-run';
 import { fromManifest } from '../producer/key-sources';
+import { DEFAULT_JOB_POLICY, jobOptions } from '../queue/job-options';
 import { BenchQueue, benchQueueName } from './bench-queue';
 import { CpuMeter, redisCpuMs, selfCpuMs } from './cpu-time';
 import type { ProgressSink } from './progress';
-import { DEFAULT_JOB_POLICY, jobOptions } from '../queue/job-options';
-import { JOB_NAME, JOB_SCHEMA_VERSION, JobData } from '../queue/job-data';
 
 /** What the enqueue measurement found. */
 export interface EnqueueRate {
@@ -105,8 +105,7 @@ async function measureBareAddBulk(
       const chunk = [];
       for (let i = start; i < Math.min(jobs, start + 1000); i++) {
         const key = `photos/${String(i % 1000).padStart(3, '0')}/img-${i}.jpg`;
-        const data: JobData = { v: JOB_SCHEMA_VERSION, source: `file://${options.workDir}/nowhere/${key}`, results, runId: 'addbulk', model: options.model, key };
-        chunk.push({ name: JOB_NAME, data, opts: { ...opts, jobId: `ff-bare-${i}` } });
+        chunk.push(detectJob({ source: `file://${options.workDir}/nowhere/${key}`, key }, `ff-bare-${i}`, { results, runId: 'addbulk', model: options.model }, opts));
       }
       const sent: Promise<unknown> = bq.queue.addBulk(chunk).finally(() => inFlight.delete(sent));
       inFlight.add(sent);

@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DEFAULT_JOB_POLICY, JobPolicy, jobOptions } from '../queue/job-options';
 import { JOB_NAME, JOB_SCHEMA_VERSION, JobData, jobIdFor } from '../queue/job-data';
@@ -96,8 +96,8 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
     report.enqueued += landed.added;
     report.duplicates += landed.offered - landed.added;
     // Not awaited here: Redis answers it only after the chunk sent meanwhile, and waiting would leave
-    // this process idle for a whole chunk. Every total lands before the run is sealed.
-    // One connection answers in order, so the last total landing means they all have.
+    // this process idle for a whole chunk. The run's connection answers in order, so awaiting the last
+    // total before sealing awaits them all.
     lastTotal = runs.addTotal(options.runId, landed.added);
     lastTotal.catch((err: unknown) => {
       totalError ??= err;
@@ -169,6 +169,25 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
   return report;
 }
 
+/** The `detect` job of one key of a run, under job id `id`, as `addBulk` takes it. */
+export function detectJob(
+  k: SourceKey,
+  id: string,
+  run: Pick<EnqueueOptions, 'results' | 'runId' | 'model' | 'incremental'>,
+  opts: JobsOptions,
+): { name: string; data: JobData; opts: JobsOptions } {
+  const data: JobData = {
+    v: JOB_SCHEMA_VERSION,
+    source: k.source,
+    results: run.results,
+    runId: run.runId,
+    model: run.model,
+    key: k.key,
+    ...(run.incremental ? { incremental: true } : {}),
+  };
+  return { name: JOB_NAME, data, opts: { ...opts, jobId: id } };
+}
+
 /** A chunk whose existence check is on its way. */
 interface CheckedChunk {
   part: SourceKey[];
@@ -206,7 +225,7 @@ function checkChunk(queue: Queue, redis: Redis, part: SourceKey[], options: Enqu
  * Adds the jobs of a checked chunk that are not queued yet (not in Redis, not earlier in the chunk,
  * not in an earlier chunk still on its way) and returns without waiting for Redis.
  */
-async function sendChunk(queue: Queue, c: CheckedChunk, options: EnqueueOptions, opts: ReturnType<typeof jobOptions>): Promise<SentChunk> {
+async function sendChunk(queue: Queue, c: CheckedChunk, options: EnqueueOptions, opts: JobsOptions): Promise<SentChunk> {
   const exists = await c.exists;
   const fresh = new Set<string>();
   const jobs: Parameters<Queue['addBulk']>[0] = [];
@@ -214,16 +233,7 @@ async function sendChunk(queue: Queue, c: CheckedChunk, options: EnqueueOptions,
     const id = c.ids[i];
     if (exists[i] || fresh.has(id) || c.earlier.some((e) => e.has(id))) return;
     fresh.add(id);
-    const data: JobData = {
-      v: JOB_SCHEMA_VERSION,
-      source: k.source,
-      results: options.results,
-      runId: options.runId,
-      model: options.model,
-      key: k.key,
-      ...(options.incremental ? { incremental: true } : {}),
-    };
-    jobs.push({ name: JOB_NAME, data, opts: { ...opts, jobId: id } });
+    jobs.push(detectJob(k, id, options, opts));
   });
   const done = (jobs.length > 0 ? queue.addBulk(jobs) : Promise.resolve()).then(() => {
     c.unlanded.delete(c.own);
