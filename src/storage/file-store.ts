@@ -22,8 +22,7 @@ const KNOWN_DIRS = 4096;
  * - `put` is atomic: a temporary file in the same folder (`.<name>.<random>.tmp`), fsync, rename, then
  *   fsync of the folder. Content type and metadata are not stored (files carry none). Writes into the
  *   same folder at the same time share one folder fsync (group commit), and a folder already created
- *   is only resolved again (one `realpath`), not created: a result write makes about a third fewer
- *   system calls than a cold one.
+ *   is only resolved again (one `realpath`) instead of created and checked (two `mkdir`, two `realpath`).
  * - `putIfAbsent` writes the temporary file the same way, then hard-links it to the key, which fails
  *   when the key exists, so of two concurrent writers exactly one wins; where the file system has no
  *   hard links it checks and renames instead.

@@ -138,6 +138,53 @@ describe('FileStore', () => {
     expect((await allNames(path.join(root, 'batch'))).sort()).toEqual(keys.map((k) => k.slice('batch/'.length)).sort());
   });
 
+  it('creates a folder once: later writes into it only resolve it again', async () => {
+    const mkdir = jest.spyOn(fsp, 'mkdir');
+    const realpath = jest.spyOn(fsp, 'realpath');
+    try {
+      await store.put('results/a.json', '1');
+      expect(mkdir).toHaveBeenCalled();
+      mkdir.mockClear();
+      realpath.mockClear();
+      await store.put('results/b.json', '2');
+      await store.putIfAbsent('results/c.json', '3');
+      expect(mkdir).not.toHaveBeenCalled();
+      expect(realpath.mock.calls.map((c) => c[0])).toEqual([path.join(root, 'results'), path.join(root, 'results')]);
+    } finally {
+      mkdir.mockRestore();
+      realpath.mockRestore();
+    }
+  });
+
+  it('makes writes that land while a folder fsync is pending share the next one', async () => {
+    // Every folder fsync takes 200 ms here, so the renames of all writes finish while the first runs.
+    const dirSyncs: string[] = [];
+    const open = fsp.open.bind(fsp);
+    const spy = jest.spyOn(fsp, 'open').mockImplementation(async (file, flags, mode) => {
+      const handle = await open(file, flags, mode);
+      if (flags === 'r' && (await handle.stat()).isDirectory()) {
+        const sync = handle.sync.bind(handle);
+        handle.sync = async () => {
+          dirSyncs.push(String(file));
+          await new Promise((r) => setTimeout(r, 200));
+          return sync();
+        };
+      }
+      return handle;
+    });
+    try {
+      const keys = Array.from({ length: 40 }, (_, i) => `shared/img-${i}.json`);
+      await Promise.all(keys.map((k) => store.put(k, k)));
+      for (const k of keys) expect((await store.get(k)).body.toString()).toBe(k);
+      expect(dirSyncs.every((d) => d === path.join(root, 'shared'))).toBe(true);
+      // One fsync per write without sharing; the first, then at most a few shared ones with it.
+      expect(dirSyncs.length).toBeGreaterThanOrEqual(2);
+      expect(dirSyncs.length).toBeLessThan(keys.length / 4);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('puts atomically: concurrent readers see the old or the new object, never a partial one', async () => {
     const versions = [Buffer.alloc(3 * 1024 * 1024, 0x61), Buffer.alloc(2 * 1024 * 1024 + 17, 0x62)];
     await store.put('photo.jpg', versions[0]);
