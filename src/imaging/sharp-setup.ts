@@ -8,8 +8,8 @@ import sharp from 'sharp';
  * - one libvips thread per image (`FACEFLEET_DECODE_THREADS`, default 1): images already decode in
  *   parallel on the libuv pool while the inference thread runs, and on small machines more threads per
  *   image only contend with those and with onnxruntime. Measured with `facefleet bench` on 2 cores
- *   (docs/benchmarks.md): in-process 33.9 vs 35.7 CPU ms per image, pipeline 38.0 vs 43.3, against
- *   sharp's default of one thread per core.
+ *   against `FACEFLEET_DECODE_THREADS=2` (sharp's default there, one per core; docs/benchmarks.md):
+ *   in-process 32.4 vs 35.7 CPU ms per image, the pipeline level (40.1 vs 39.5).
  */
 export function decodeThreads(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.FACEFLEET_DECODE_THREADS;
