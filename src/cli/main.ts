@@ -16,9 +16,9 @@ const runChaosCommand = async (opts: Record<string, unknown>) => (await import('
 /** Flags shared by commands that load a model. */
 function modelOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--model <id>', 'model id').choices(['blazeface', 'mogface']).env('FACEFLEET_MODEL').default('blazeface'))
-    .addOption(new Option('--model-path <file>', 'ONNX file (required for mogface; blazeface is pulled on first use)').env('FACEFLEET_MODEL_PATH'))
-    .addOption(new Option('--canvas <px>', 'letterbox canvas side for models with dynamic input size (mogface)').env('FACEFLEET_CANVAS').default('640'))
+    .addOption(new Option('--model <id>', 'model id').choices(['retinaface', 'blazeface', 'mogface']).env('FACEFLEET_MODEL').default('retinaface'))
+    .addOption(new Option('--model-path <file>', 'ONNX file (required for mogface; retinaface and blazeface are pulled on first use)').env('FACEFLEET_MODEL_PATH'))
+    .addOption(new Option('--canvas <px>', 'canvas side in pixels for models with a dynamic input size (retinaface, mogface)').env('FACEFLEET_CANVAS').default('640'))
     .addOption(new Option('--batch <n>', 'images per inference batch').env('FACEFLEET_BATCH').default('8'))
     .addOption(new Option('--max-wait-ms <ms>', 'how long a partial batch waits for more images').env('FACEFLEET_MAX_WAIT_MS').default('10'))
     .addOption(new Option('--threads <n>', 'onnxruntime intra-op threads (0 = onnxruntime decides)').env('FACEFLEET_INFERENCE_THREADS').default('0'))
@@ -60,7 +60,7 @@ export function buildProgram(): Command {
     .argument('[keys...]', 'image URLs (s3://…, file:///…) or keys relative to --base')
     .addOption(new Option('--results <url>', 'results location URL (s3://bucket/prefix or file:///dir)').env('FACEFLEET_RESULTS').makeOptionMandatory())
     .option('--run-id <id>', 'run id (default run-<UTC time>)')
-    .addOption(new Option('--model <id>', 'model the jobs ask for').choices(['blazeface', 'mogface']).env('FACEFLEET_MODEL').default('blazeface'))
+    .addOption(new Option('--model <id>', 'model the jobs ask for').choices(['retinaface', 'blazeface', 'mogface']).env('FACEFLEET_MODEL').default('retinaface'))
     .option('--prefix <url>', 'enqueue every image under this prefix (s3://bucket/photos/ or file:///dir/)')
     .option('--manifest <file>', 'keys from a file: lines, JSONL with "key", or CSV with a key column; - for stdin')
     .option('--base <url>', 'base URL of relative keys (default: the current directory)')

@@ -13,8 +13,8 @@ export const queueFields = {
 
 /** Model and decode fields shared by worker, detect and demo. */
 export const modelFields = {
-  /** Model id. @defaultValue `blazeface` (env `FACEFLEET_MODEL`) */
-  model: z.enum(['blazeface', 'mogface']).default('blazeface'),
+  /** Model id. @defaultValue `retinaface` (env `FACEFLEET_MODEL`) */
+  model: z.enum(['retinaface', 'blazeface', 'mogface']).default('retinaface'),
   /** ONNX file; required for mogface, pulled automatically for blazeface. (env `FACEFLEET_MODEL_PATH`) */
   modelPath: z.string().optional(),
   /** Letterbox canvas side in pixels for models with a dynamic input (MogFace). @defaultValue 640 */

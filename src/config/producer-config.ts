@@ -11,7 +11,7 @@ const producerSchema = z.object({
   /** Run id. @defaultValue `run-<UTC timestamp>` */
   runId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected letters, digits, . _ - (at most 128)').default(() => `run-${new Date().toISOString().replace(/[:.]/g, '-')}`),
   /** Model id the jobs ask for. @defaultValue `blazeface` (env `FACEFLEET_MODEL`) */
-  model: z.enum(['blazeface', 'mogface']).default('blazeface'),
+  model: z.enum(['retinaface', 'blazeface', 'mogface']).default('retinaface'),
   /** Enqueue every image under this prefix URL. */
   prefix: location.optional(),
   /** Manifest of keys (`-` for stdin): lines, JSONL with `key`, or CSV with a `key` column. */

@@ -2,7 +2,8 @@ import { FacefleetError } from '../errors';
 import { DecodeOptions, Detector, Face, InputContract, Letterbox, RawTensor } from './detector';
 import { AnchorCache, anchorCount } from './mogface-anchors';
 import { MogFaceManifest } from './mogface-manifest';
-import { Candidate, greedyNms, topK } from './nms';
+import type { Candidate } from './nms';
+import { decodeBox, DeltaCoding, selectAndSuppress } from './ssd-priors';
 
 /** Shape information of one session input or output (onnxruntime's `ValueMetadata`, structurally). */
 export interface SessionValueInfo {
@@ -17,6 +18,8 @@ export type CanvasSize = number | { width: number; height: number };
 
 const CONF = 'conf';
 const LOC = 'loc';
+/** MogFace deltas carry no variances; corners are pixel-inclusive (shared/MOGFACE.md §5). */
+const MOGFACE_CODING: DeltaCoding = { variances: [1, 1], pixelInclusive: true };
 
 /**
  * MogFace (CVPR 2022, ResNet-101) on a letterboxed canvas. Input: NCHW float32, RGB,
@@ -151,27 +154,14 @@ export class MogFaceDetector implements Detector {
       throw new RangeError(`image index ${index} outside batch of ${batch}`);
     }
     const a = this.anchorCount;
-    const scoreBase = index * a;
-    const passed: Array<{ score: number; anchor: number }> = [];
-    for (let k = 0; k < a; k++) {
-      const score = conf.data[scoreBase + k];
-      if (score > options.scoreThreshold) passed.push({ score, anchor: k });
-    }
     const anchors = this.anchors.get(this.input.height, this.input.width);
-    const candidates = topK(passed, options.preNmsTopK).map(({ score, anchor }): Candidate => {
-      const d = (index * a + anchor) * 4;
-      const p = anchor * 4;
-      const aw = anchors[p + 2];
-      const ah = anchors[p + 3];
-      const cx = anchors[p] + loc.data[d] * aw;
-      const cy = anchors[p + 1] + loc.data[d + 1] * ah;
-      const w = aw * Math.exp(loc.data[d + 2]);
-      const h = ah * Math.exp(loc.data[d + 3]);
-      const x0 = cx - (w - 1) / 2;
-      const y0 = cy - (h - 1) / 2;
-      return { box: [x0, y0, x0 + w - 1, y0 + h - 1], score };
-    });
-    return greedyNms(candidates, options.iouThreshold, options.maxDetections, true);
+    const scoreBase = index * a;
+    return selectAndSuppress(
+      a,
+      (k) => conf.data[scoreBase + k],
+      (k, score) => ({ box: decodeBox(anchors, k, loc.data, (index * a + k) * 4, MOGFACE_CODING), score }),
+      { ...options, pixelInclusive: true },
+    );
   }
 
   private tensor(outputs: Record<string, RawTensor>, name: string, last: number): RawTensor {

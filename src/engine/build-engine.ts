@@ -3,18 +3,20 @@ import type { DecodeOptions, Detector } from '../detectors/detector';
 import { BlazeFaceDetector } from '../detectors/blazeface-detector';
 import { MogFaceDetector } from '../detectors/mogface-detector';
 import { parseMogFaceManifest } from '../detectors/mogface-manifest';
+import { RetinaFaceDetector, RetinaFaceManifest } from '../detectors/retinaface-detector';
 import { FacefleetError } from '../errors';
 import { SessionHost } from '../inference/session-host';
 import { pullBlazeFace } from '../models/blazeface-pull';
 import { sha256File } from '../models/file-digest';
 import { resolveModelCacheDir } from '../models/model-cache';
+import { pullRetinaFace } from '../models/retinaface-pull';
 import { loadManifest } from '../models/registry';
 import type { FleetMetrics } from '../telemetry/metrics';
 import { BatchStats, DetectionEngine } from './detection-engine';
 
 /** Model settings of a worker, `detect`, `demo` or `bench`. */
 export interface ModelSettings {
-  model: 'blazeface' | 'mogface';
+  model: 'retinaface' | 'blazeface' | 'mogface';
   modelPath?: string;
   canvas: number;
   batch: number;
@@ -40,7 +42,7 @@ export interface LoadedModel {
 }
 
 /**
- * Resolves a model (pulling BlazeFace into the cache on first use), checks the model's manifest
+ * Resolves a model (pulling RetinaFace or BlazeFace into the cache on first use), checks the model's manifest
  * against the session's real inputs and outputs, starts the inference thread and wraps it in a
  * {@link DetectionEngine}. Every failure here is fatal (`E_MODEL` / `E_CONFIG`): the process must not
  * take jobs.
@@ -50,7 +52,11 @@ export async function loadModel(settings: ModelSettings, options: { metrics?: Fl
   const warnings: string[] = [];
   let detector: Detector;
   let modelPath: string;
-  if (settings.model === 'blazeface') {
+  if (settings.model === 'retinaface') {
+    const manifest = loadManifest('retinaface') as RetinaFaceManifest;
+    modelPath = settings.modelPath ?? (await pullRetinaFace({ cacheDir: resolveModelCacheDir(), manifest, logger: options.onPull ? (m) => options.onPull!(m) : undefined })).modelPath;
+    detector = new RetinaFaceDetector({ manifest, canvas: settings.canvas });
+  } else if (settings.model === 'blazeface') {
     const manifest = loadManifest('blazeface');
     let dynamicBatch = false;
     if (settings.modelPath) {

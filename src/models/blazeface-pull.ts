@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Parser } from 'tar';
 import { FacefleetError } from '../errors';
+import { writeAtomic } from './atomic-write';
 import { modelVersionDir } from './model-cache';
 import { BatchRewriteReport, rewriteForDynamicBatch } from './onnx-batch-rewrite';
 import { loadManifest, ModelManifest } from './registry';
@@ -119,18 +120,6 @@ function readTarEntry(tarball: Buffer, entryPath: string): Promise<Buffer> {
     });
     parser.end(tarball);
   });
-}
-
-/** Writes a file through a temporary sibling and a rename, so readers never see a partial file. */
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await fsp.writeFile(tmp, data);
-    await fsp.rename(tmp, file);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw new FacefleetError('E_MODEL', `cannot write ${file}`, { cause: err });
-  }
 }
 
 /** The cached files when they are all present and match the record; otherwise undefined. */

