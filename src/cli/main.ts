@@ -19,6 +19,7 @@ function modelOptions(cmd: Command): Command {
     .addOption(new Option('--model <id>', 'model id').choices(['retinaface', 'blazeface', 'mogface']).env('FACEFLEET_MODEL').default('retinaface'))
     .addOption(new Option('--model-path <file>', 'ONNX file (required for mogface; retinaface and blazeface are pulled on first use)').env('FACEFLEET_MODEL_PATH'))
     .addOption(new Option('--canvas <px>', 'canvas side in pixels for models with a dynamic input size (retinaface, mogface)').env('FACEFLEET_CANVAS').default('640'))
+    .addOption(new Option('--max-tiles <n>', 'most extra tiles per large photo, for small faces (0 = whole image only)').env('FACEFLEET_MAX_TILES').default('4'))
     .addOption(new Option('--batch <n>', 'images per inference batch').env('FACEFLEET_BATCH').default('8'))
     .addOption(new Option('--max-wait-ms <ms>', 'how long a partial batch waits for more images').env('FACEFLEET_MAX_WAIT_MS').default('10'))
     .addOption(new Option('--threads <n>', 'onnxruntime intra-op threads (0 = onnxruntime decides)').env('FACEFLEET_INFERENCE_THREADS').default('0'))
@@ -171,6 +172,17 @@ export function buildProgram(): Command {
   models.command('list').description('list registered models and cache state').action(async () => {
     process.exitCode = await runModels('list');
   });
+  const runEval = async (opts: Record<string, unknown>) => (await import('./eval-command.js')).runEval(opts);
+  modelOptions(program.command('eval').description('score a model on an annotated photo set: AP, recall by face size, precision, FP/image, PR curve'))
+    .option('--wider-gt <file>', 'WIDER FACE ground truth (wider_face_val_bbx_gt.txt); needs --images')
+    .option('--images <dir>', 'folder the --wider-gt image paths are relative to (WIDER_val/images)')
+    .option('--manifest <file>', 'JSON ground truth: [{file, faces: [{box: [x1, y1, x2, y2], difficulty?}], ignore?}], paths relative to it')
+    .option('--out <dir>', 'write detections.jsonl, pr-curve.png and summary.json here', 'facefleet-eval')
+    .option('--iou <x>', 'IoU at which a detection matches a face', '0.5')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (opts) => {
+      process.exitCode = await runEval(opts);
+    });
   return program;
 }
 

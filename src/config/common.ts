@@ -17,8 +17,14 @@ export const modelFields = {
   model: z.enum(['retinaface', 'blazeface', 'mogface']).default('retinaface'),
   /** ONNX file; required for mogface, pulled automatically for blazeface. (env `FACEFLEET_MODEL_PATH`) */
   modelPath: z.string().optional(),
-  /** Letterbox canvas side in pixels for models with a dynamic input (MogFace). @defaultValue 640 */
+  /** Canvas side in pixels for models with a dynamic input (RetinaFace, MogFace). @defaultValue 640 */
   canvas: int(64, 4096).default(640),
+  /**
+   * Most extra tiles per large photo, each a canvas-sized window at a finer scale, merged with the
+   * whole-image view by NMS: finds small faces in big photos at (1 + tiles)× the inference cost;
+   * 0 turns tiling off. @defaultValue 4 (env `FACEFLEET_MAX_TILES`)
+   */
+  maxTiles: int(0, 64).default(4),
   /** Images per inference batch. @defaultValue 8 (env `FACEFLEET_BATCH`) */
   batch: int(1, 256).default(8),
   /** ms a partial batch waits for more images. @defaultValue 10 (env `FACEFLEET_MAX_WAIT_MS`) */
@@ -49,6 +55,7 @@ export const commonEnv = {
   model: 'FACEFLEET_MODEL',
   modelPath: 'FACEFLEET_MODEL_PATH',
   canvas: 'FACEFLEET_CANVAS',
+  maxTiles: 'FACEFLEET_MAX_TILES',
   batch: 'FACEFLEET_BATCH',
   maxWaitMs: 'FACEFLEET_MAX_WAIT_MS',
   threads: 'FACEFLEET_INFERENCE_THREADS',

@@ -5,6 +5,7 @@ import { MogFaceDetector } from '../detectors/mogface-detector';
 import { parseMogFaceManifest } from '../detectors/mogface-manifest';
 import { RetinaFaceDetector, RetinaFaceManifest } from '../detectors/retinaface-detector';
 import { FacefleetError } from '../errors';
+import { DEFAULT_TILING } from '../imaging/tile-plan';
 import { SessionHost } from '../inference/session-host';
 import { pullBlazeFace } from '../models/blazeface-pull';
 import { sha256File } from '../models/file-digest';
@@ -19,6 +20,8 @@ export interface ModelSettings {
   model: 'retinaface' | 'blazeface' | 'mogface';
   modelPath?: string;
   canvas: number;
+  /** Extra tiles per large photo; 0 or undefined for none. */
+  maxTiles?: number;
   batch: number;
   maxWaitMs: number;
   threads: number;
@@ -97,7 +100,7 @@ export async function loadModel(settings: ModelSettings, options: { metrics?: Fl
     throw err;
   }
   const decode: DecodeOptions = { ...detector.defaults, ...(settings.scoreThreshold !== undefined ? { scoreThreshold: settings.scoreThreshold } : {}) };
-  const engine = new DetectionEngine(detector, session, { maxBatch: settings.batch, maxWaitMs: settings.maxWaitMs, decode, metrics: options.metrics, onBatch: options.onBatch });
+  const engine = new DetectionEngine(detector, session, { maxBatch: settings.batch, maxWaitMs: settings.maxWaitMs, decode, metrics: options.metrics, onBatch: options.onBatch, tiling: settings.maxTiles ? { ...DEFAULT_TILING, maxTiles: settings.maxTiles } : undefined });
   const loadMs = performance.now() - t0;
   options.metrics?.modelLoad.set({ model: detector.id }, loadMs / 1000);
   return {

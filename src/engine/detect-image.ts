@@ -2,6 +2,7 @@ import type { DecodeOptions, Face } from '../detectors/detector';
 import type { ImageLimits } from '../imaging/probe-image';
 import { prepareImage } from '../imaging/prepare-image';
 import type { DetectionEngine } from './detection-engine';
+import { mergeTileFaces } from './merge-tiles';
 
 /** Faces of one encoded image with its upright size and per-stage timings. */
 export interface ImageDetection {
@@ -11,6 +12,8 @@ export interface ImageDetection {
   inferenceMs: number;
   postprocessMs: number;
   batchSize: number;
+  /** Canvases the image was detected on: 1, or 1 + its tiles. */
+  views: number;
 }
 
 /**
@@ -26,16 +29,24 @@ export async function detectImage(
   tag?: string,
 ): Promise<ImageDetection> {
   const t0 = performance.now();
-  const prepared = await prepareImage(body, engine.detector.input, limits);
+  const prepared = await prepareImage(body, engine.detector.input, limits, engine.tiling);
   const decodeMs = performance.now() - t0;
   const { maxFaces, ...decode } = overrides;
-  const out = await engine.detect(prepared, decode, tag);
+  const { tiles = [], ...whole } = prepared;
+  // Tiles share the whole view's canvas size, so they batch with it and with other images.
+  const [out, ...tileOuts] = await Promise.all([whole, ...tiles].map((view) => engine.detect(view, decode, tag)));
+  let faces = out.faces;
+  if (tiles.length > 0) {
+    const { iouThreshold, maxDetections } = engine.decodeOptions(decode);
+    faces = mergeTileFaces(out.faces, tiles.map((tile, i) => ({ tile, faces: tileOuts[i].faces })), iouThreshold, maxDetections);
+  }
   return {
-    faces: maxFaces ? out.faces.slice(0, maxFaces) : out.faces,
+    faces: maxFaces ? faces.slice(0, maxFaces) : faces,
     image: { width: prepared.letterbox.width, height: prepared.letterbox.height, format: prepared.format },
     decodeMs,
-    inferenceMs: out.inferenceMs,
-    postprocessMs: out.postprocessMs,
+    inferenceMs: Math.max(out.inferenceMs, ...tileOuts.map((o) => o.inferenceMs)),
+    postprocessMs: out.postprocessMs + tileOuts.reduce((sum, o) => sum + o.postprocessMs, 0),
+    views: 1 + tiles.length,
     batchSize: out.batchSize,
   };
 }

@@ -1,6 +1,8 @@
 import type { DecodeOptions, Detector, Face, Letterbox } from '../detectors/detector';
 import { FacefleetError } from '../errors';
 import { packTensor } from '../imaging/pack-tensor';
+import type { TileView } from '../imaging/tile-image';
+import type { TilingOptions } from '../imaging/tile-plan';
 import { MicroBatcher } from '../inference/micro-batcher';
 import type { RunResult } from '../inference/session-host';
 import type { WireTensor } from '../inference/thread-protocol';
@@ -17,6 +19,8 @@ export interface PreparedImage {
   pixels: Uint8Array;
   letterbox: Letterbox;
   format: string;
+  /** Tiles of a large photo, detected beside the whole view and merged into its faces. */
+  tiles?: TileView[];
 }
 
 /** Faces for one image and what the batch it ran in cost. */
@@ -40,6 +44,8 @@ export interface EngineOptions {
   metrics?: FleetMetrics;
   /** Called after every batch (benchmarks and the demo's summary). */
   onBatch?: (batch: BatchStats) => void;
+  /** Tiling of large photos (see `planTiles`); undefined or `maxTiles` 0 for none. */
+  tiling?: TilingOptions;
 }
 
 /** What one batch cost. */
@@ -57,9 +63,12 @@ export interface BatchStats {
   postprocessMs: number;
 }
 
+/** What the engine needs of an image or tile: its canvas and how to map back. */
+export type EngineView = Pick<PreparedImage, 'pixels' | 'letterbox'>;
+
 interface Item {
   tag?: string;
-  image: PreparedImage;
+  image: EngineView;
   decode: DecodeOptions;
   submitted: number;
 }
@@ -87,8 +96,18 @@ export class DetectionEngine {
   }
 
   /** Detects faces in one prepared image, batched with whatever else arrives at the same time. */
-  detect(image: PreparedImage, overrides: Partial<DecodeOptions> = {}, tag?: string): Promise<EngineOutput> {
+  detect(image: EngineView, overrides: Partial<DecodeOptions> = {}, tag?: string): Promise<EngineOutput> {
     return this.batcher.submit({ tag, image, decode: { ...this.options.decode, ...overrides }, submitted: performance.now() });
+  }
+
+  /** Tiling of large photos that images prepared for this engine should use. */
+  get tiling(): TilingOptions | undefined {
+    return this.options.tiling;
+  }
+
+  /** The decode settings this engine applies, with `overrides`. */
+  decodeOptions(overrides: Partial<DecodeOptions> = {}): DecodeOptions {
+    return { ...this.options.decode, ...overrides };
   }
 
   /** Finishes batches in flight and refuses new images. */

@@ -4,6 +4,8 @@ import type { InputContract } from '../detectors/detector';
 import type { PreparedImage } from '../engine/detection-engine';
 import { FacefleetError } from '../errors';
 import { letterboxImage } from './letterbox';
+import { tileImage } from './tile-image';
+import { planTiles, TilingOptions } from './tile-plan';
 import { DEFAULT_DECODE_TIMEOUT_MS, ImageLimits, probeImage } from './probe-image';
 
 /**
@@ -12,8 +14,11 @@ import { DEFAULT_DECODE_TIMEOUT_MS, ImageLimits, probeImage } from './probe-imag
  * for JPEG, `limitInputPixels` as a second guard), orients and letterboxes. Corrupt pixel data fails
  * with `E_DECODE`; a decode still running after `limits.decodeTimeoutMs` fails with `E_POISON` (never
  * retried) and libvips is told to stop, so one pathological file cannot hold a worker forever.
+ *
+ * With `tiling`, a photo large enough to gain from it also gets tiles (see `planTiles`): canvases of
+ * the same size cut from one decode at a finer scale, so small faces keep enough pixels.
  */
-export async function prepareImage(body: Buffer, contract: InputContract, limits: ImageLimits): Promise<PreparedImage> {
+export async function prepareImage(body: Buffer, contract: InputContract, limits: ImageLimits, tiling?: TilingOptions): Promise<PreparedImage> {
   const timeoutMs = limits.decodeTimeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS;
   const probe = await probeImage(body, limits);
   // libvips counts whole seconds; the timer below decides at the exact limit.
@@ -24,6 +29,11 @@ export async function prepareImage(body: Buffer, contract: InputContract, limits
   });
   const started = performance.now();
   try {
+    const plan = tiling && contract.width === contract.height ? planTiles(probe.width, probe.height, contract.width, tiling) : undefined;
+    if (plan && plan.tiles.length > 0) {
+      const { whole, tiles } = await Promise.race([tileImage(image, probe.width, probe.height, plan, contract), late]);
+      return { ...whole, format: probe.format, tiles };
+    }
     const { pixels, letterbox } = await Promise.race([letterboxImage(image, contract), late]);
     return { pixels, letterbox, format: probe.format };
   } catch (err) {
