@@ -75,6 +75,16 @@ describe('facefleet demo', () => {
       expect(summary.failures).toEqual([{ key: 'corrupt-truncated.jpg', code: 'E_DECODE' }]);
       const grid = summary.results.find((r: { key: string }) => r.key === 'astronaut-grid4.jpg');
       expect(grid.faces).toHaveLength(4);
+      // The default model (RetinaFace) finds every face the fixture manifests list for the samples,
+      // the small and the profile ones included, and nothing on the face-free photos.
+      const byFile = new Map(allFixtures().map((f) => [f.file, f]));
+      for (const r of summary.results as Array<{ key: string; faces: Array<{ box: number[] }> }>) {
+        const f = byFile.get(r.key)!;
+        expect({ key: r.key, faces: r.faces.length }).toEqual({ key: r.key, faces: f.faces.length });
+        for (const gt of f.faces) expect(Math.max(...r.faces.map((d) => iou(d.box, gt.box)))).toBeGreaterThanOrEqual(0.5);
+      }
+      const result = JSON.parse(fs.readFileSync(path.join(out, 'results', 'astronaut.png.json'), 'utf8'));
+      expect(result.model.id).toBe('retinaface');
       expect(fs.readdirSync(path.join(out, 'annotated')).length).toBe(summary.succeeded);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
