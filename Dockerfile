@@ -5,7 +5,7 @@
 #   docker run --rm -e REDIS_URL=redis://redis:6379 facefleet:0.1.0            # a worker
 #   docker run --rm facefleet:0.1.0 enqueue --help
 #
-# Runs as uid/gid 10001 with a read-only-friendly layout: code in /app, the BlazeFace model pulled at
+# Runs as uid/gid 10001 with a read-only-friendly layout: code in /app, the RetinaFace and BlazeFace models pulled at
 # build time into /opt/facefleet/models. The Helm chart (charts/facefleet) mounts an emptyDir on /tmp and
 # on its model cache and seeds the cache from /opt/facefleet/models.
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -25,7 +25,8 @@ COPY producer ./producer
 COPY bin ./bin
 COPY models ./models
 RUN npx tsc -p tsconfig.json \
- && FACEFLEET_MODEL_CACHE=/opt/facefleet/models node bin/facefleet.js models pull
+ && FACEFLEET_MODEL_CACHE=/opt/facefleet/models node bin/facefleet.js models pull retinaface \
+ && FACEFLEET_MODEL_CACHE=/opt/facefleet/models node bin/facefleet.js models pull blazeface
 
 # Production dependencies only.
 FROM ${NODE_IMAGE} AS deps

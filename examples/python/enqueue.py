@@ -138,7 +138,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--prefix", default=os.environ.get("FACEFLEET_REDIS_PREFIX", "bull"), help="BullMQ key prefix; {facefleet} for Redis Cluster (default bull)")
     p.add_argument("--results", required=True, help="results location URL; each result goes to <results>/<key>.json")
     p.add_argument("--run-id", default=datetime.now(timezone.utc).strftime("run-%Y-%m-%dT%H-%M-%S-%fZ"), help="run id (letters, digits, . _ -)")
-    p.add_argument("--model", default="blazeface", help="model id the workers run (default blazeface)")
+    p.add_argument("--model", default="retinaface", help="model id the workers run (default retinaface)")
     p.add_argument("--base", help="location URL that relative keys resolve against")
     p.add_argument("--incremental", action="store_true", help="skip images whose result is current")
     p.add_argument("--no-seal", action="store_true", help="leave the run open for a later enqueue to add to")
@@ -147,7 +147,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if not RUN_ID.match(args.run_id):
         p.error(f"--run-id {args.run_id!r}: expected 1-128 letters, digits, . _ -")
     if not MODEL_ID.match(args.model):
-        p.error(f"--model {args.model!r}: expected a lowercase id such as blazeface")
+        p.error(f"--model {args.model!r}: expected a lowercase id such as retinaface")
     if not PREFIX.match(args.prefix):
         p.error(f"--prefix {args.prefix!r}: expected a prefix without spaces or colons")
     return args

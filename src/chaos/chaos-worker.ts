@@ -44,7 +44,9 @@ export class ChaosWorker {
     Object.assign(env, { FACEFLEET_LOG_LEVEL: 'info', MALLOC_ARENA_MAX: '2' }, options.env);
     const root = findRepoRoot();
     const metrics = options.metricsPort > 0 ? ['--metrics-port', String(options.metricsPort), '--metrics-host', '127.0.0.1'] : ['--metrics-port', '0'];
-    const args = [path.join(root, 'bin', 'facefleet.js'), 'worker', '--worker-id', options.id, ...metrics, ...options.args];
+    // The suite enqueues BlazeFace jobs: reliability does not depend on the model, and the cheapest one
+    // keeps the scenarios short.
+    const args = [path.join(root, 'bin', 'facefleet.js'), 'worker', '--model', 'blazeface', '--worker-id', options.id, ...metrics, ...options.args];
     this.child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const log = fs.createWriteStream(this.logFile, { flags: 'a' });
     let started = false;

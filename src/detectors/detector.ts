@@ -64,7 +64,7 @@ export interface DecodeOptions {
  * (no I/O); the session runs elsewhere (the inference thread).
  */
 export interface Detector {
-  /** Model id, e.g. `blazeface` or `mogface`. */
+  /** Model id, e.g. `retinaface`, `blazeface` or `mogface`. */
   readonly id: string;
   /** Model version string (part of incremental-skip decisions). */
   readonly version: string;

@@ -27,7 +27,7 @@ export const jobDataSchema = z
     source: z.string().min(1).max(2048).describe('URL of the image: s3://bucket/key or file:///abs/path.'),
     results: z.string().min(1).max(2048).describe('URL of the results location; the result is written to <results>/<key>.json.'),
     runId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).describe('Run id: letters, digits, dot, underscore, dash.'),
-    model: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/).describe('Model id, e.g. blazeface or mogface.'),
+    model: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/).describe('Model id, e.g. retinaface, blazeface or mogface.'),
     key: z
       .string()
       .min(1)

@@ -27,7 +27,7 @@ export const detectQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    model: { type: 'string', enum: ['blazeface', 'mogface'], description: 'Model id; must be the model this server runs (default: that model).' },
+    model: { type: 'string', enum: ['retinaface', 'blazeface', 'mogface'], description: 'Model id; must be the model this server runs (default: that model).' },
     scoreThreshold: { type: 'number', minimum: 0, maximum: 1, description: "Minimum face score kept (default: the model's)." },
     iouThreshold: { type: 'number', minimum: 0, maximum: 1, description: 'NMS IoU threshold.' },
     maxFaces: { type: 'integer', minimum: 1, maximum: 10000, description: 'At most this many faces, best first.' },
@@ -59,7 +59,7 @@ export const jobsBodySchema = {
     base: { ...location, description: 'Base URL of relative keys.' },
     results: { ...location, description: 'Results location URL.' },
     runId: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', description: 'Run id (default run-<UTC time>).' },
-    model: { type: 'string', enum: ['blazeface', 'mogface'], description: "Model the jobs ask for (default: this server's)." },
+    model: { type: 'string', enum: ['retinaface', 'blazeface', 'mogface'], description: "Model the jobs ask for (default: this server's)." },
     incremental: { type: 'boolean', description: 'Skip images whose result exists for the same ETag and model version.' },
     priority: { type: 'integer', minimum: 1, maximum: 2097152, description: 'BullMQ priority (1 is highest).' },
   },

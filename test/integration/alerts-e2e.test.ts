@@ -121,7 +121,7 @@ if (!servers) console.warn('prometheus or alertmanager is not on PATH: skipping 
     const report = await enqueueRun(queue, connection, runs, fromPrefix(new StoreRegistry({}), `file://${fixturesRoot()}/`), {
       runId: 'alerts-e2e',
       results: `file://${tmp}/results`,
-      model: 'blazeface',
+      model: 'retinaface',
     });
     expect(report.enqueued).toBe(fixtures.length);
     expect(fixtures.length).toBeGreaterThan(TEST_BACKLOG_THRESHOLD);

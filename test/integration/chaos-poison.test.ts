@@ -48,10 +48,10 @@ describe('poison and outages', () => {
     it(`is quarantined with a reason after ${MAX_STALLS} stalls, and its run finishes`, async () => {
       const source = `file://${photo.path}`;
       const other = allFixtures().find((f) => !f.expectError && f.path !== photo.path)!;
-      await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromArgs([source, `file://${other.path}`], 'file:///'), { runId: 'poison-1', results: `file://${tmp}/out`, model: 'blazeface' });
+      await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromArgs([source, `file://${other.path}`], 'file:///'), { runId: 'poison-1', results: `file://${tmp}/out`, model: 'retinaface' });
       // The stalled-job check counts each death of a holder in the job's `stc` field; three of them
       // are what three crashed workers leave behind.
-      await fleet.redis.hset(fleet.queue.toKey(jobIdFor(source, 'blazeface', 'poison-1')), 'stc', String(MAX_STALLS));
+      await fleet.redis.hset(fleet.queue.toKey(jobIdFor(source, 'retinaface', 'poison-1')), 'stc', String(MAX_STALLS));
       await fleet.startWorker({ batch: 2 });
       const run = await fleet.waitForRun('poison-1', 60_000);
       expect(run).toMatchObject({ total: 2, done: 1, failed: 1, failures: { E_POISON: 1 } });

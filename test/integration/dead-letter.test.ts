@@ -32,7 +32,7 @@ describe('dead-letter view: facefleet failed list | retry | export', () => {
     await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromArgs(keys, 'file:///'), {
       runId: 'dlq-1',
       results: `file://${tmp}/out`,
-      model: 'blazeface',
+      model: 'retinaface',
       policy: { attempts: 1, backoffMs: 10, keepCompleted: 10, keepFailed: 100 },
     });
     await fleet.waitForRun('dlq-1');

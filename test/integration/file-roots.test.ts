@@ -57,7 +57,7 @@ describe('file roots', () => {
       fs.copyFileSync(photo.path, path.join(tmp, 'photos', 'astronaut.png'));
       await fleet.startWorker({ fileRoots: `${tmp}/photos,${tmp}/results` });
       const keys = [`file://${tmp}/photos/astronaut.png`, `file://${tmp}/secret/key.pem`];
-      await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromArgs(keys, 'file:///'), { runId: 'roots', results: `file://${tmp}/results`, model: 'blazeface' });
+      await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromArgs(keys, 'file:///'), { runId: 'roots', results: `file://${tmp}/results`, model: 'retinaface' });
       const status = await fleet.waitForRun('roots');
       expect(status).toMatchObject({ done: 1, failed: 1, failures: { E_BAD_KEY: 1 } });
     } finally {

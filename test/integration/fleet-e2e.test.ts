@@ -77,7 +77,7 @@ describe('fleet end to end', () => {
         const report = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromPrefix(registry, backend.source()), {
           runId,
           results: backend.results(),
-          model: 'blazeface',
+          model: 'retinaface',
         });
         // fromPrefix filters by image extension: README.md and manifest.json are not enqueued.
         expect(report.enqueued).toBe(fixtures.length);

@@ -87,7 +87,7 @@ describeHelm('chart against live workers and Redis', () => {
         ports.push(worker.metricsPort!);
       }
       const q = fleets[0].queue;
-      const data = { v: 1, source: 'file:///nowhere/a.jpg', results: 'file:///nowhere/out', runId: 'depth', model: 'blazeface' };
+      const data = { v: 1, source: 'file:///nowhere/a.jpg', results: 'file:///nowhere/out', runId: 'depth', model: 'retinaface' };
       await q.addBulk(Array.from({ length: 5 }, (_, i) => ({ name: 'detect', data: { ...data, key: `w${i}.jpg` } })));
       await q.addBulk(Array.from({ length: 3 }, (_, i) => ({ name: 'detect', data: { ...data, key: `p${i}.jpg` }, opts: { priority: 1 } })));
       manualConn = createRedis(redis.url);

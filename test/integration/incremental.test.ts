@@ -51,7 +51,7 @@ describe('incremental runs', () => {
         const worker = await fleet.startWorker({ batch: 2 });
         const batches = async () => (await worker.metrics.batchSize.get()).values.find((v) => v.metricName === 'facefleet_batch_size_count')?.value ?? 0;
         const run = async (runId: string) => {
-          await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromPrefix(stores, backend.prefix()), { runId, results: backend.results(), model: 'blazeface', incremental: true });
+          await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromPrefix(stores, backend.prefix()), { runId, results: backend.results(), model: 'retinaface', incremental: true });
           return fleet.waitForRun(runId);
         };
 

@@ -87,7 +87,7 @@ describe('a live worker\'s /metrics', () => {
     await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromPrefix(new StoreRegistry({}), `file://${fixturesRoot()}/`), {
       runId: 'metrics-live',
       results: `file://${tmp}/results`,
-      model: 'blazeface',
+      model: 'retinaface',
     });
     await fleet.waitForRun('metrics-live');
     // The queue gauges refresh every 5 s: wait until they show the finished run.
@@ -135,18 +135,18 @@ describe('a live worker\'s /metrics', () => {
   it('counts what the worker did', () => {
     const q = fleet.queueName;
     const failed = fixtures.filter((f) => f.expectError).length;
-    expect(value('facefleet_images_processed_total', { queue: q, model: 'blazeface', outcome: 'success' })).toBe(fixtures.length - failed);
-    expect(value('facefleet_images_processed_total', { queue: q, model: 'blazeface', outcome: 'failed' })).toBe(failed);
+    expect(value('facefleet_images_processed_total', { queue: q, model: 'retinaface', outcome: 'success' })).toBe(fixtures.length - failed);
+    expect(value('facefleet_images_processed_total', { queue: q, model: 'retinaface', outcome: 'failed' })).toBe(failed);
     const failures = ALL_ERROR_CODES.reduce((n, code) => n + value('facefleet_job_failures_total', { queue: q, code }), 0);
     expect(failures).toBe(failed);
-    expect(value('facefleet_faces_detected_total', { model: 'blazeface' })).toBeGreaterThan(0);
-    expect(value('facefleet_faces_per_image_count', { model: 'blazeface' })).toBe(fixtures.length - failed);
+    expect(value('facefleet_faces_detected_total', { model: 'retinaface' })).toBeGreaterThan(0);
+    expect(value('facefleet_faces_per_image_count', { model: 'retinaface' })).toBe(fixtures.length - failed);
     expect(value('facefleet_queue_jobs', { queue: q, state: 'completed' })).toBe(fixtures.length - failed);
     expect(value('facefleet_queue_jobs', { queue: q, state: 'failed' })).toBe(failed);
     expect(value('facefleet_queue_jobs', { queue: q, state: 'waiting' })).toBe(0);
     expect(value('facefleet_queue_drain_seconds_estimate', { queue: q })).toBe(0);
     expect(value('facefleet_worker_active_jobs')).toBe(0);
-    expect(value('facefleet_model_load_seconds', { model: 'blazeface' })).toBeGreaterThan(0);
+    expect(value('facefleet_model_load_seconds', { model: 'retinaface' })).toBeGreaterThan(0);
   });
 
   it('has every metric and label the rules and the dashboard use', () => {

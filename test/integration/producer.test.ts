@@ -64,7 +64,7 @@ describe('producer', () => {
       const report = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromManifest(manifest, `file://${tmp}/`), {
         runId: 'backlog',
         results: `file://${tmp}/results`,
-        model: 'blazeface',
+        model: 'retinaface',
         chunkSize: 50,
         maxBacklog: 10,
         backlogPollMs: 20,
@@ -103,7 +103,7 @@ describe('producer', () => {
         await new Promise((r) => setTimeout(r, 50));
         return addBulk(jobs);
       };
-      const report = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, keys, { runId: 'chunks', results: `file://${tmp}/r`, model: 'blazeface', chunkSize: 2 });
+      const report = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, keys, { runId: 'chunks', results: `file://${tmp}/r`, model: 'retinaface', chunkSize: 2 });
       expect(report).toMatchObject({ enqueued: unique, duplicates: names.length - unique });
       expect(await fleet.queue.getWaitingCount()).toBe(unique);
       expect(await fleet.runs.get('chunks')).toMatchObject({ total: unique, sealed: true });
@@ -120,7 +120,7 @@ describe('producer', () => {
         yield { source: 'file:///nowhere/a.jpg', key: 'a.jpg' };
         yield { source: 'file:///nowhere/b.jpg', key: 'b.jpg' };
       })();
-      const options = { runId: 'dupes', results: `file://${tmp}/r`, model: 'blazeface' };
+      const options = { runId: 'dupes', results: `file://${tmp}/r`, model: 'retinaface' };
       const first = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, keys, options);
       expect(first).toMatchObject({ enqueued: 2, duplicates: 1 });
       const again = await enqueueRun(fleet.queue, fleet.redis, fleet.runs, (async function* () {
@@ -128,8 +128,8 @@ describe('producer', () => {
       })(), options);
       expect(again).toMatchObject({ enqueued: 0, duplicates: 1 });
       expect(await fleet.queue.getWaitingCount()).toBe(2);
-      const job = await fleet.queue.getJob(jobIdFor('file:///nowhere/a.jpg', 'blazeface', 'dupes'));
-      expect(job?.data).toMatchObject({ v: 1, source: 'file:///nowhere/a.jpg', key: 'a.jpg', runId: 'dupes', model: 'blazeface' });
+      const job = await fleet.queue.getJob(jobIdFor('file:///nowhere/a.jpg', 'retinaface', 'dupes'));
+      expect(job?.data).toMatchObject({ v: 1, source: 'file:///nowhere/a.jpg', key: 'a.jpg', runId: 'dupes', model: 'retinaface' });
       const keysInRedis = await fleet.redis.keys(`*${fleet.queueName}*`);
       expect(keysInRedis.length).toBeGreaterThan(0);
       expect(keysInRedis.every((k) => k.startsWith('{facefleet}:'))).toBe(true);

@@ -19,7 +19,7 @@ const PYTHON = 'python3';
 const SCRIPT = path.join(findRepoRoot(), 'examples', 'python', 'enqueue.py');
 const PREFIX = '{ffpy}';
 const RUN_ID = 'py-run-1';
-const MODEL = 'blazeface';
+const MODEL = 'retinaface';
 const pythonReady = spawnSync(PYTHON, ['-c', 'import bullmq'], { stdio: 'ignore' }).status === 0;
 
 if (!pythonReady) {

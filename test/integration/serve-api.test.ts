@@ -88,7 +88,7 @@ describe('serve API', () => {
     });
 
     it('applies scoreThreshold from the query', async () => {
-      const res = await post(server, bytes('astronaut.png'), 'image/png', '?scoreThreshold=0.999');
+      const res = await post(server, bytes('astronaut.png'), 'image/png', '?scoreThreshold=1');
       expect(res.status).toBe(200);
       expect((await json<DetectionResult>(res)).faces).toHaveLength(0);
     });
@@ -461,7 +461,7 @@ function sample(text: string, series: string): number {
 async function batchCounts(url: string): Promise<{ count: number; le1: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return {
-    count: sample(text, 'facefleet_batch_size_count{model="blazeface"}'),
-    le1: sample(text, 'facefleet_batch_size_bucket{le="1",model="blazeface"}'),
+    count: sample(text, 'facefleet_batch_size_count{model="retinaface"}'),
+    le1: sample(text, 'facefleet_batch_size_bucket{le="1",model="retinaface"}'),
   };
 }

@@ -52,7 +52,7 @@ describe('worker fatal start errors', () => {
     const queue = new Queue(name, { connection: conn, prefix: 'bull' });
     queues.push(queue);
     const runs = new RunStore(conn, { queue: name, prefix: 'bull' });
-    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/photos/`), { runId: `${name}-run`, results: `file://${tmp}/results/${name}`, model: 'blazeface' });
+    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/photos/`), { runId: `${name}-run`, results: `file://${tmp}/results/${name}`, model: 'retinaface' });
     expect(report.enqueued).toBe(1);
     return { name, queue };
   }

@@ -52,7 +52,7 @@ describe('worker killed with SIGKILL mid-run', () => {
     const photos = copyPhotos(path.join(tmp, 'photos'), 64);
     const resultsDir = path.join(tmp, 'results');
     const runId = 'sigkill-run';
-    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/photos/`), { runId, results: `file://${resultsDir}`, model: 'blazeface' });
+    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/photos/`), { runId, results: `file://${resultsDir}`, model: 'retinaface' });
     expect(report.enqueued).toBe(photos.length);
     expect(photos.length).toBeGreaterThanOrEqual(60);
 
@@ -98,7 +98,7 @@ describe('worker killed with SIGKILL mid-run', () => {
     expect([...scan.results.keys()].sort()).toEqual(photos.map((p) => p.key).sort());
     for (const p of photos) {
       const result = scan.results.get(p.key)!;
-      expect(result).toMatchObject({ key: p.key, runId, source: { url: `file://${p.path}` }, model: { id: 'blazeface' } });
+      expect(result).toMatchObject({ key: p.key, runId, source: { url: `file://${p.path}` }, model: { id: 'retinaface' } });
       expect(['worker-a', 'worker-b']).toContain(result.worker);
     }
     expect([...scan.results.values()].some((r) => r.worker === 'worker-b')).toBe(true);

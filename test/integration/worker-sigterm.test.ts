@@ -33,7 +33,7 @@ describe('worker stopped with SIGTERM', () => {
     const photos: PhotoCopy[] = copyPhotos(path.join(tmp, label, 'photos'), count);
     const resultsDir = path.join(tmp, label, 'results');
     const runId = `${label}-run`;
-    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/${label}/photos/`), { runId, results: `file://${resultsDir}`, model: 'blazeface' });
+    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/${label}/photos/`), { runId, results: `file://${resultsDir}`, model: 'retinaface' });
     expect(report.enqueued).toBe(count);
     return { queueName, queue, runs, photos, resultsDir, runId };
   }

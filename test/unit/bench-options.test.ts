@@ -26,7 +26,7 @@ describe('benchmark options', () => {
     expect(o.sweepBatches).toEqual([1, 2, 4, 8, 16]);
     expect(o.sweepWorkers).toEqual([1, 2]);
     expect([...o.sweepPhases]).toEqual(['ceiling', 'in-process', 'pipeline']);
-    expect(o.model.model).toBe('blazeface');
+    expect(o.model.model).toBe('retinaface');
     expect(o.model.batch).toBe(8);
     expect(o.imagesDir).toBe('/photos');
     expect(Object.isFrozen(o)).toBe(true);
