@@ -4,6 +4,7 @@ import type { InputContract, Letterbox } from '../detectors/detector';
 import { FacefleetError } from '../errors';
 import type { ImageLimits } from '../imaging/probe-image';
 import { prepareImage } from '../imaging/prepare-image';
+import type { TilingOptions } from '../imaging/tile-plan';
 import { isImageKey } from '../producer/key-sources';
 
 /** A photo the benchmark runs on: decodable by the same path a worker uses. */
@@ -17,6 +18,8 @@ export interface BenchImage {
   /** The photo on the model's canvas (8-bit RGB), for tensors packed ahead of the ceiling loop. */
   pixels: Uint8Array;
   letterbox: Letterbox;
+  /** Canvases the worker runs for this photo: 1, or 1 + its tiles. */
+  views: number;
 }
 
 /** A photo left out because it cannot be decoded, with the code a worker would fail it with. */
@@ -39,7 +42,7 @@ export interface BenchImageSet {
  * skipped and listed, so every measured image is one a worker would finish. Throws `E_CONFIG` when
  * nothing decodable is left.
  */
-export async function loadBenchImages(dir: string, contract: InputContract, limits: ImageLimits): Promise<BenchImageSet> {
+export async function loadBenchImages(dir: string, contract: InputContract, limits: ImageLimits, tiling?: TilingOptions): Promise<BenchImageSet> {
   let names: string[];
   try {
     names = (await fs.readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() && isImageKey(d.name)).map((d) => d.name);
@@ -53,8 +56,8 @@ export async function loadBenchImages(dir: string, contract: InputContract, limi
     const file = path.join(dir, name);
     const body = await fs.readFile(file);
     try {
-      const prepared = await prepareImage(body, contract, limits);
-      images.push({ file, name, bytes: body.length, pixels: prepared.pixels, letterbox: prepared.letterbox });
+      const prepared = await prepareImage(body, contract, limits, tiling);
+      images.push({ file, name, bytes: body.length, pixels: prepared.pixels, letterbox: prepared.letterbox, views: 1 + (prepared.tiles?.length ?? 0) });
     } catch (err) {
       const code = err instanceof FacefleetError ? err.code : 'E_UNKNOWN';
       skipped.push({ name, code, message: err instanceof Error ? err.message : String(err) });
@@ -64,6 +67,11 @@ export async function loadBenchImages(dir: string, contract: InputContract, limi
     throw new FacefleetError('E_CONFIG', `--images: no decodable image in ${dir} (${names.length} image files, all skipped)`);
   }
   return { dir, images, skipped };
+}
+
+/** Mean canvases per photo of the set: what one image costs the session, in canvases. */
+export function meanViews(set: BenchImageSet): number {
+  return set.images.reduce((n, img) => n + img.views, 0) / set.images.length;
 }
 
 /** The photo used for the `i`-th benchmark image (the set repeated). */

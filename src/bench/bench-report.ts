@@ -34,7 +34,7 @@ export interface TargetCheck {
 
 /** Everything `facefleet bench` measured, as `--json` prints it. */
 export interface BenchReport {
-  model: { id: string; version: string; path: string; canvas: { width: number; height: number }; dynamicBatch: boolean };
+  model: { id: string; version: string; path: string; canvas: { width: number; height: number }; dynamicBatch: boolean; maxTiles?: number; meanViews?: number };
   settings: {
     batch: number;
     threads: number;
@@ -105,7 +105,8 @@ export interface BenchReport {
 export function formatReport(r: BenchReport): string {
   const out: string[] = [];
   const s = r.settings;
-  const canvas = `${r.model.canvas.width}×${r.model.canvas.height}`;
+  const tiles = r.model.maxTiles ? `, tiles ≤ ${r.model.maxTiles} (${(r.model.meanViews ?? 1).toFixed(2)} canvases per photo)` : '';
+  const canvas = `${r.model.canvas.width}×${r.model.canvas.height}${tiles}`;
   out.push(`facefleet bench: ${r.model.id} ${r.model.version} (${canvas}), batch ${s.batch}, threads ${s.threads || 'auto'}, ${s.workers} worker process(es), concurrency ${s.concurrency}, ${s.count} images`);
   out.push(`  photos: ${s.photos.length} from ${s.imagesDir}${s.skipped.length ? `; skipped ${s.skipped.map((k) => `${k.name} (${k.code})`).join(', ')}` : ''}`);
   out.push(`  host: ${r.host.cpus} CPUs (${r.host.cpuModel}), node ${r.host.node}${r.host.nice ? `, nice ${r.host.nice}` : ''}, load average ${r.host.loadAverage.start} → ${r.host.loadAverage.end}${s.rounds > 1 ? `; median of ${s.rounds} rounds` : ''}`);

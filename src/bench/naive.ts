@@ -2,11 +2,13 @@ import { Job, UnrecoverableError, Worker } from 'bullmq';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { DecodeOptions, Detector, RawTensor } from '../detectors/detector';
+import type { DecodeOptions, Detector, Face, RawTensor } from '../detectors/detector';
 import { FacefleetError } from '../errors';
 import { packTensor } from '../imaging/pack-tensor';
 import { baseSessionOptions } from '../inference/session-options';
 import { prepareImage } from '../imaging/prepare-image';
+import type { TilingOptions } from '../imaging/tile-plan';
+import { mergeTileFaces } from '../engine/merge-tiles';
 import type { ImageLimits } from '../imaging/probe-image';
 import { createRedis } from '../queue/connection';
 import type { JobData } from '../queue/job-data';
@@ -32,6 +34,8 @@ export interface NaiveOptions {
   resultsDir: string;
   /** Longest the measurement runs, s; images finished by then count. */
   seconds: number;
+  /** The worker's tiling of large photos: the naive loop runs the same views, one at a time. */
+  tiling?: TilingOptions;
 }
 
 /**
@@ -62,16 +66,30 @@ export async function measureNaive(options: NaiveOptions, progress: ProgressSink
         const t0 = performance.now();
         const { body, head } = await src.store.get(src.key, { maxBytes: options.limits.maxBytes });
         const t1 = performance.now();
-        const prepared = await prepareImage(body, input, options.limits);
+        const prepared = await prepareImage(body, input, options.limits, options.tiling);
         const t2 = performance.now();
-        const tensor = packTensor([prepared.pixels], input);
-        const t3 = performance.now();
-        const res = await session.run({ [input.name]: new ort.Tensor('float32', tensor, dims) });
-        const t4 = performance.now();
-        const outputs: Record<string, RawTensor> = {};
-        for (const [name, t] of Object.entries(res)) outputs[name] = { data: t.data as Float32Array, dims: t.dims };
-        const faces = detector.decode(outputs, 0, prepared.letterbox, options.decode);
+        const views = [prepared, ...(prepared.tiles ?? [])];
+        const found: Face[][] = [];
+        let packMs = 0;
+        let inferMs = 0;
+        for (const view of views) {
+          const a = performance.now();
+          const tensor = packTensor([view.pixels], input);
+          const b = performance.now();
+          const res = await session.run({ [input.name]: new ort.Tensor('float32', tensor, dims) });
+          const c = performance.now();
+          const outputs: Record<string, RawTensor> = {};
+          for (const [name, t] of Object.entries(res)) outputs[name] = { data: t.data as Float32Array, dims: t.dims };
+          found.push(detector.decode(outputs, 0, view.letterbox, options.decode));
+          packMs += b - a;
+          inferMs += c - b;
+        }
+        const tiles = prepared.tiles ?? [];
+        const faces = tiles.length === 0 ? found[0] : mergeTileFaces(found[0], tiles.map((tile, i) => ({ tile, faces: found[i + 1] })), options.decode.iouThreshold, options.decode.maxDetections);
+        const t3 = t2 + packMs;
+        const t4 = t3 + inferMs;
         const t5 = performance.now();
+
         const key = data.key ?? src.key;
         const result: DetectionResult = {
           schema: RESULT_SCHEMA_ID,

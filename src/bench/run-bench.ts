@@ -5,7 +5,7 @@ import type { DecodeOptions } from '../detectors/detector';
 import { LoadedModel, loadModel } from '../engine/build-engine';
 import { PrivateRedis, startPrivateRedis } from '../queue/private-redis';
 import type { ServeLoadRow } from '../serve/serve-load';
-import { BenchImageSet, loadBenchImages, materializeImages } from './bench-images';
+import { BenchImageSet, loadBenchImages, materializeImages, meanViews } from './bench-images';
 import { BenchOptions, BenchPhase, effectiveConcurrency } from './bench-options';
 import type { BenchReport, SweepRow, TargetCheck } from './bench-report';
 import { measureCeiling } from './ceiling';
@@ -47,7 +47,7 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facefleet-bench-'));
   let redis: PrivateRedis | undefined;
   try {
-    const set = await loadBenchImages(options.imagesDir, model.detector.input, options.limits);
+    const set = await loadBenchImages(options.imagesDir, model.detector.input, options.limits, model.engine.tiling);
     const sourceDir = path.join(workDir, 'images');
     const keys = await materializeImages(set, options.count, sourceDir);
     const queued: BenchPhase[] = ['pipeline', 'naive', 'enqueue'];
@@ -142,6 +142,7 @@ function naiveRun(ctx: BenchContext): Promise<PhaseResult> {
     keys: ctx.keys,
     resultsDir: path.join(ctx.workDir, 'results'),
     seconds: ctx.options.seconds,
+    tiling: ctx.model.engine.tiling,
   }, ctx.progress);
 }
 
@@ -227,7 +228,7 @@ function buildReport(
   ];
   const input = model.detector.input;
   return {
-    model: { id: model.detector.id, version: model.detector.version, path: model.modelPath, canvas: { width: input.width, height: input.height }, dynamicBatch: model.detector.dynamicBatch },
+    model: { id: model.detector.id, version: model.detector.version, path: model.modelPath, canvas: { width: input.width, height: input.height }, dynamicBatch: model.detector.dynamicBatch, maxTiles: model.engine.tiling?.maxTiles ?? 0, meanViews: meanViews(set) },
     settings: {
       batch: options.model.batch,
       threads: options.model.threads,

@@ -47,7 +47,7 @@ const LANDMARK_POINTS = 5;
  * `utils/box_utils.py` with variances (0.1, 0.2), and the flow of `detect.py`: score threshold, top-k,
  * NMS at IoU 0.4 with the pixel-inclusive areas of `utils/nms/py_cpu_nms.py`, then the cap. The
  * decode is done in canvas pixels rather than in canvas fractions scaled back, which is the same
- * arithmetic. Landmarks: left eye, right eye, nose, left and right mouth corner (subject's view).
+ * arithmetic. Landmarks, as seen in the photo: left eye, right eye, nose, left and right mouth corner.
  */
 export class RetinaFaceDetector implements Detector {
   readonly id = 'retinaface';
