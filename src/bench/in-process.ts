@@ -4,6 +4,7 @@ import { detectImage } from '../engine/detect-image';
 import { BatchSession, DetectionEngine } from '../engine/detection-engine';
 import { FacefleetError } from '../errors';
 import type { ImageLimits } from '../imaging/probe-image';
+import type { TilingOptions } from '../imaging/tile-plan';
 import { BenchImageSet, imageAt } from './bench-images';
 import { ContentionMeter, CpuMeter, selfCpuMs } from './cpu-time';
 import { PhaseResult, perImage, rate } from './phase-result';
@@ -22,6 +23,8 @@ export interface InProcessOptions {
   count: number;
   decode: DecodeOptions;
   limits: ImageLimits;
+  /** The worker's tiling of large photos. */
+  tiling?: TilingOptions;
 }
 
 /**
@@ -38,6 +41,7 @@ export async function measureInProcess(detector: Detector, session: BatchSession
     maxBatch: options.batch,
     maxWaitMs: options.maxWaitMs,
     decode: options.decode,
+    tiling: options.tiling,
     onBatch: (b) => {
       if (!measuring) return;
       batchSizes.push(b.size);

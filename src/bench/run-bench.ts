@@ -113,6 +113,7 @@ function inProcessAt(ctx: BenchContext, batch: number): Promise<PhaseResult> {
     count: options.count,
     decode: ctx.decode,
     limits: options.limits,
+    tiling: ctx.model.engine.tiling,
   }, ctx.progress);
 }
 
