@@ -16,6 +16,7 @@ import { allFixtures, fixturesRoot } from '../support/fixtures';
 import { freePort } from '../support/free-port';
 import { onPath, PrometheusServer, readRuleGroups, RuleGroup, startPrometheus, waitUntil } from '../support/prometheus';
 import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { describeWith } from '../support/prerequisites';
 
 const ALERT = 'FacefleetQueueBacklogHigh';
 /** Jobs above which the test copy of the rules calls the backlog high. */
@@ -36,15 +37,17 @@ function testRules(): RuleGroup[] {
   }));
 }
 
-const servers = onPath('prometheus') && alertmanagerBinary();
-if (!servers) console.warn('prometheus or alertmanager is not on PATH: skipping the end-to-end alert test (Debian: apt-get install prometheus prometheus-alertmanager)');
+const servers = [
+  { name: 'prometheus', available: Boolean(onPath('prometheus')), install: 'Debian: apt-get install prometheus' },
+  { name: 'alertmanager', available: Boolean(alertmanagerBinary()), install: 'Debian: apt-get install prometheus-alertmanager' },
+];
 
 /**
  * End to end: a real Prometheus scrapes two real workers and evaluates the repository's rules; a
  * backlog builds on a paused queue, FacefleetQueueBacklogHigh fires and a real Alertmanager posts it
  * to a webhook here; the queue is resumed, the workers drain it, and the resolved notification follows.
  */
-(servers ? describe : describe.skip)('alerts end to end', () => {
+describeWith(servers, 'alerts end to end', () => {
   let redis: PrivateRedis;
   let connection: Redis;
   let queue: Queue;

@@ -91,3 +91,22 @@ describe('facefleet demo', () => {
     }
   });
 });
+
+describe('facefleet demo without redis-server', () => {
+  it('with FACEFLEET_NO_INSTALL=1 installs nothing and prints the exact command for this system', () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-nobin-'));
+    try {
+      // A PATH with a shell and an apt-get that must not run, and no redis-server.
+      fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+      fs.writeFileSync(path.join(bin, 'apt-get'), '#!/bin/sh\necho ran >&2\nexit 1\n');
+      fs.chmodSync(path.join(bin, 'apt-get'), 0o755);
+      const run = facefleet(['demo', '--json', '--out', path.join(bin, 'out')], { PATH: bin, REDIS_URL: '', FACEFLEET_NO_INSTALL: '1' }, 60_000);
+      expect(run.status).toBe(64);
+      expect(run.stderr).toMatch(/E_CONFIG: redis-server is not on PATH .*FACEFLEET_NO_INSTALL=1.*Run: (sudo )?apt-get update && (sudo )?apt-get install -y redis-server/);
+      expect(run.stderr).not.toContain('ran');
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  });
+});
+

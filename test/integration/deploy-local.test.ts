@@ -11,18 +11,19 @@ import { alertmanagerBinary } from '../support/alertmanager';
 import { freePort } from '../support/free-port';
 import { onPath, waitUntil } from '../support/prometheus';
 import { uniqueQueue } from '../support/redis';
+import { describeWith, itWith } from '../support/prerequisites';
 
 const LOCAL = path.join(findRepoRoot(), 'deploy', 'local');
 const MANAGE = path.join(LOCAL, 'manage');
 
 describe('deploy/local configs', () => {
-  (onPath('promtool') ? it : it.skip)('prometheus.yml passes promtool check config (rules included)', () => {
+  itWith({ name: 'promtool', available: Boolean(onPath('promtool')), install: 'Debian: apt-get install prometheus' }, 'prometheus.yml passes promtool check config (rules included)', () => {
     const res = spawnSync('promtool', ['check', 'config', path.join(LOCAL, 'prometheus.yml')], { encoding: 'utf8' });
     expect(`${res.stdout}${res.stderr}`).toMatch(/SUCCESS: \d+ rules found/);
     expect(res.status).toBe(0);
   });
 
-  (onPath('amtool') ? it : it.skip)('alertmanager.yml passes amtool check-config', () => {
+  itWith({ name: 'amtool', available: Boolean(onPath('amtool')), install: 'Debian: apt-get install prometheus-alertmanager' }, 'alertmanager.yml passes amtool check-config', () => {
     const res = spawnSync('amtool', ['check-config', path.join(LOCAL, 'alertmanager.yml')], { encoding: 'utf8' });
     expect(`${res.stdout}${res.stderr}`).toContain('SUCCESS');
     expect(res.status).toBe(0);
@@ -59,14 +60,18 @@ describe('deploy/local configs', () => {
   });
 });
 
-const binaries = onPath('prometheus') && alertmanagerBinary() && onPath('redis-server') && onPath('redis-cli') && onPath('curl');
-if (!binaries) console.warn('prometheus, alertmanager, redis-server, redis-cli or curl missing: skipping the manage up/backup/restore test');
+const binaries = [
+  { name: 'prometheus', available: Boolean(onPath('prometheus')), install: 'Debian: apt-get install prometheus' },
+  { name: 'alertmanager', available: Boolean(alertmanagerBinary()), install: 'Debian: apt-get install prometheus-alertmanager' },
+  { name: 'redis-server and redis-cli', available: Boolean(onPath('redis-server') && onPath('redis-cli')), install: 'Debian: apt-get install redis-server' },
+  { name: 'curl', available: Boolean(onPath('curl')), install: 'Debian: apt-get install curl' },
+];
 
 /**
  * `manage` without Docker: up, status, backup of a live Prometheus and Redis, down; then restore
  * into a fresh stack and a fresh Redis, which hold the same series and the same queued jobs.
  */
-(binaries ? describe : describe.skip)('deploy/local/manage with the binaries on PATH', () => {
+describeWith(binaries, 'deploy/local/manage with the binaries on PATH', () => {
   let tmp: string;
   let redis: PrivateRedis | undefined;
   let restoredRedis: PrivateRedis | undefined;

@@ -12,6 +12,7 @@ import { freePort } from '../support/free-port';
 import { containerEnv, findHelm, K8sObject, only, renderChart } from '../support/helm';
 import { onPath, PrometheusServer, startPrometheus, waitUntil } from '../support/prometheus';
 import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { describeWith, itWith } from '../support/prerequisites';
 
 /**
  * The chart's rendered objects against the real thing: the ScaledObject's queue-depth query against
@@ -43,10 +44,9 @@ function selectorOf(query: string): { metric: string; equal: Record<string, stri
   return { metric: m[1], equal, regex };
 }
 
-const describeHelm = findHelm() ? describe : describe.skip;
-if (!findHelm()) process.stderr.write('helm-live.test: skipped: no helm binary (scripts/install-tools.sh builds it)\n');
+const HELM = { name: 'helm', available: Boolean(findHelm()), install: 'scripts/install-tools.sh builds it' };
 
-describeHelm('chart against live workers and Redis', () => {
+describeWith(HELM, 'chart against live workers and Redis', () => {
   let redis: PrivateRedis;
   let conn: Redis;
   const fleets: TestFleet[] = [];
@@ -125,7 +125,7 @@ describeHelm('chart against live workers and Redis', () => {
       expect(series.reduce((sum, s) => sum + s.value, 0)).toBe(expected);
     });
 
-    (onPath('prometheus') ? it : it.skip)('evaluated by Prometheus over two workers, counts the queue once (max by state), not once per worker', async () => {
+    itWith({ name: 'prometheus', available: Boolean(onPath('prometheus')), install: 'Debian: apt-get install prometheus' }, 'evaluated by Prometheus over two workers, counts the queue once (max by state), not once per worker', async () => {
       prometheus = await startPrometheus({
         config: {
           global: { scrape_interval: '1s', evaluation_interval: '1s' },

@@ -17,6 +17,7 @@ import {
   templateChart,
   validateObjects,
 } from '../support/helm';
+import { describeWith } from '../support/prerequisites';
 
 /**
  * The Helm chart (charts/facefleet) with a real helm: every ci/ scenario lints and renders, every
@@ -66,12 +67,8 @@ function labelsMatch(selector: Record<string, string>, labels: Record<string, st
 }
 
 const helmBin = findHelm();
-if (!helmBin) {
-  process.stderr.write('helm.test: skipped: no helm binary (scripts/install-tools.sh builds helm v3.22.0 into ~/.cache/facefleet-tools/bin)\n');
-}
-const describeHelm = helmBin ? describe : describe.skip;
 
-describeHelm('charts/facefleet', () => {
+describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/install-tools.sh builds helm v3.22.0 into ~/.cache/facefleet-tools/bin' }, 'charts/facefleet', () => {
   const scenarios = chartScenarios();
   const rendered = new Map<string, K8sObject[]>();
   const render = (name: string) => {

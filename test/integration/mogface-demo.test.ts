@@ -3,12 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { findRepoRoot } from '../../src/models/registry';
+import { describeWith } from '../support/prerequisites';
 
 const PY = '/usr/bin/python3';
 const hasTorch = spawnSync(PY, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
 /** A MogFace export (tiny, random weights) runs through the whole queue path with --model mogface. */
-(hasTorch ? describe : describe.skip)('facefleet demo --model mogface', () => {
+describeWith({ name: `${PY} with torch`, available: hasTorch, install: 'Debian: apt-get install python3-torch python3-onnx' }, 'facefleet demo --model mogface', () => {
   const root = findRepoRoot();
   let tmp: string;
   beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-mogdemo-'))));

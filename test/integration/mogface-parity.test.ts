@@ -9,6 +9,7 @@ import { CanvasSize, MogFaceDetector } from '../../src/detectors/mogface-detecto
 import { MogFaceManifest, parseMogFaceManifest } from '../../src/detectors/mogface-manifest';
 import { SessionHost } from '../../src/inference/session-host';
 import { WireTensor } from '../../src/inference/thread-protocol';
+import { describeWith } from '../support/prerequisites';
 
 /**
  * Exports the tiny MogFace variant with random weights (PyTorch, Debian's /usr/bin/python3), runs it
@@ -21,10 +22,6 @@ import { WireTensor } from '../../src/inference/thread-protocol';
 const PYTHON = '/usr/bin/python3';
 const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
 const torchAvailable = probe.status === 0;
-if (!torchAvailable) {
-  console.warn(`mogface parity skipped: ${PYTHON} with torch and numpy is not available (${probe.error?.message ?? probe.stderr.trim()})`);
-}
-const describeIfTorch = torchAvailable ? describe : describe.skip;
 
 function repoRoot(): string {
   for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
@@ -70,7 +67,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-describeIfTorch('MogFace tiny export: onnxruntime-node vs anchors and the numpy reference', () => {
+describeWith({ name: `${PYTHON} with torch and numpy`, available: torchAvailable, install: 'Debian: apt-get install python3-torch python3-numpy python3-onnx' }, 'MogFace tiny export: onnxruntime-node vs anchors and the numpy reference', () => {
   const root = torchAvailable ? repoRoot() : '';
   let dir: string;
   let manifest: MogFaceManifest;

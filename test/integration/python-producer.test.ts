@@ -9,6 +9,7 @@ import { parseResult } from '../../src/queue/result-schema';
 import { allFixtures, FixtureEntry } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
 import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { describeWith } from '../support/prerequisites';
 
 /**
  * The cross-language contract: examples/python/enqueue.py (BullMQ's PyPI package) enqueues by the
@@ -43,7 +44,7 @@ interface PythonReport {
   jobIds: string[];
 }
 
-(pythonReady ? describe : describe.skip)('python producer → TypeScript worker', () => {
+describeWith({ name: `${PYTHON} with the bullmq package`, available: pythonReady, install: `${PYTHON} -m pip install -r examples/python/requirements.txt` }, 'python producer → TypeScript worker', () => {
   const astronaut = fixture('astronaut.png');
   const coffee = fixture('coffee-noface.png');
   const notImage = fixture('not-an-image.jpg');

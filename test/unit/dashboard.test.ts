@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { allPanels, dashboardExpressions, readDashboard, selectors, withoutGrafanaVariables } from '../support/promql';
 import { onPath, promtool, readRuleGroups, writeRuleGroups } from '../support/prometheus';
+import { describeWith } from '../support/prerequisites';
 
 const dashboard = readDashboard();
 const expressions = dashboardExpressions(dashboard);
@@ -56,10 +57,7 @@ describe('dashboards/facefleet.json', () => {
   });
 });
 
-const withPromtool = onPath('promtool') ? describe : describe.skip;
-if (!onPath('promtool')) console.warn('promtool is not on PATH: skipping the dashboard expression check (Debian: apt-get install prometheus)');
-
-withPromtool('dashboard expressions', () => {
+describeWith({ name: 'promtool', available: Boolean(onPath('promtool')), install: 'Debian: apt-get install prometheus' }, 'dashboard expressions', () => {
   let dir: string;
   beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-dash-'))));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -4,6 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { findRepoRoot } from '../../src/models/registry';
 import { onPath, promtool, readRuleGroups, RULE_TESTS_DIR, RULES_FILE } from '../support/prometheus';
+import { describeWith } from '../support/prerequisites';
 
 /** The alerts issue 4 asks for; the rule file may add more, never fewer. */
 const REQUIRED_ALERTS = [
@@ -71,12 +72,7 @@ describe('prometheus-rules', () => {
   });
 });
 
-const withPromtool = onPath('promtool') ? describe : describe.skip;
-if (!onPath('promtool')) {
-  console.warn('promtool is not on PATH: skipping `promtool check rules` and `promtool test rules` (Debian: apt-get install prometheus)');
-}
-
-withPromtool('promtool', () => {
+describeWith({ name: 'promtool', available: Boolean(onPath('promtool')), install: 'Debian: apt-get install prometheus' }, 'promtool', () => {
   it('accepts the rule file (promtool check rules)', () => {
     const res = promtool(['check', 'rules', RULES_FILE]);
     expect(`${res.stdout}${res.stderr}`).toContain('SUCCESS');
