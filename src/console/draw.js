@@ -14,25 +14,29 @@ export function drawFaces(canvas, bitmap, faces, imageWidth, maxSide) {
   const k = canvas.width / (imageWidth || bitmap.width);
   const line = Math.max(2, Math.round(Math.min(canvas.width, canvas.height) / 200));
   const font = Math.max(11, Math.round(Math.min(canvas.width, canvas.height) / 32));
-  ctx.font = `600 ${font}px system-ui, sans-serif`;
   ctx.textBaseline = 'bottom';
   const drawn = [];
   for (const face of faces) {
     const [x1, y1, x2, y2] = face.box.map((v) => v * k);
-    ctx.lineWidth = line;
+    // Small faces in crowds get thinner lines, smaller labels and dots, so the face stays visible.
+    const side = Math.max(1, Math.min(x2 - x1, y2 - y1));
+    const lw = Math.max(1, Math.min(line, Math.round(side / 20)));
+    const size = Math.max(9, Math.min(font, Math.round(side / 2.5)));
+    ctx.font = `600 ${size}px system-ui, sans-serif`;
+    ctx.lineWidth = lw;
     ctx.strokeStyle = '#00e676';
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     const label = face.score.toFixed(2);
     const tw = ctx.measureText(label).width + 6;
-    const ty = y1 - line > font + 2 ? y1 - line : y2 + font + line + 2;
+    const ty = y1 - lw > size + 2 ? y1 - lw : y2 + size + lw + 2;
     ctx.fillStyle = 'rgba(0,0,0,0.65)';
-    ctx.fillRect(x1 - line / 2, ty - font - 2, tw, font + 4);
+    ctx.fillRect(x1 - lw / 2, ty - size - 2, tw, size + 4);
     ctx.fillStyle = '#00e676';
-    ctx.fillText(label, x1 + 3 - line / 2, ty + 1);
+    ctx.fillText(label, x1 + 3 - lw / 2, ty + 1);
     ctx.fillStyle = '#ffd400';
     for (const [lx, ly] of face.landmarks || []) {
       ctx.beginPath();
-      ctx.arc(lx * k, ly * k, Math.max(2, line), 0, Math.PI * 2);
+      ctx.arc(lx * k, ly * k, Math.max(1, Math.min(line, side / 25)), 0, Math.PI * 2);
       ctx.fill();
     }
     drawn.push([x1, y1, x2, y2].map((v) => Math.round(v)));
