@@ -51,3 +51,17 @@ export async function writeCameraMosaic(dir: string, file = 'solvay-1927.jpg'): 
   fs.writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 1)}\n`);
   return manifestPath;
 }
+
+// `node dist/test/support/camera-mosaic.js DIR` writes the photo and its manifest for `facefleet eval`.
+if (require.main === module) {
+  const dir = process.argv[2];
+  if (!dir) {
+    process.stderr.write('usage: node dist/test/support/camera-mosaic.js DIR\n');
+    process.exitCode = 64;
+  } else {
+    writeCameraMosaic(dir).then((m) => process.stdout.write(`${m}\n`), (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exitCode = 1;
+    });
+  }
+}
