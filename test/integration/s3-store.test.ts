@@ -9,15 +9,7 @@ import { s3ClientConfigFromEnv } from '../../src/storage/s3-client-config';
 import { S3Store } from '../../src/storage/s3-store';
 import { StoreRegistry } from '../../src/storage/store-registry';
 import { startS3Server, versitygwBinary, type S3Server } from '../support/s3-server';
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (err) {
-    return err instanceof FacefleetError ? err.code : `non-facefleet: ${String(err)}`;
-  }
-}
+import { codeOf } from '../support/error-code';
 
 async function collect(iterable: AsyncIterable<ObjectEntry>): Promise<string[]> {
   const keys: string[] = [];

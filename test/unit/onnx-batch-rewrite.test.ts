@@ -2,8 +2,8 @@
 import '../support/ort-main-realm';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { FacefleetError } from '../../src/errors';
 import { rewriteForDynamicBatch } from '../../src/models/onnx-batch-rewrite';
+import { codeOf } from '../support/error-code';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
@@ -55,15 +55,6 @@ function tinyModel(options: TinyOptions = {}): Uint8Array {
     },
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'none';
-  } catch (err) {
-    return err instanceof FacefleetError ? err.code : 'other';
-  }
 }
 
 describe('rewriteForDynamicBatch', () => {

@@ -1,18 +1,9 @@
 import sharp from 'sharp';
 import { probeImage, sniffFormat } from '../../src/imaging/probe-image';
-import { FacefleetError } from '../../src/errors';
 import { resultUrlFor } from '../../src/worker/job-processor';
+import { codeOf } from '../support/error-code';
 
 const limits = { maxPixels: 50e6 };
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as FacefleetError).code;
-  }
-  return 'ok';
-}
 
 describe('probeImage', () => {
   it('classifies empty, foreign and damaged bytes', async () => {

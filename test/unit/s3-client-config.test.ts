@@ -1,14 +1,5 @@
-import { FacefleetError } from '../../src/errors';
 import { s3ClientConfigFromEnv } from '../../src/storage/s3-client-config';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof FacefleetError ? err.code : `non-facefleet: ${String(err)}`;
-  }
-}
+import { codeOf } from '../support/error-code';
 
 describe('s3ClientConfigFromEnv', () => {
   it('leaves endpoint, region and credentials to the SDK chain when nothing is set', () => {
