@@ -8,7 +8,7 @@ import { watchRun } from '../src/cli/run-progress';
 import { loadProducerConfig } from '../src/config/producer-config';
 import { enqueueRun } from '../src/producer/enqueue-run';
 import { fromArgs, fromManifest, fromPrefix, SourceKey } from '../src/producer/key-sources';
-import { createRedis } from '../src/queue/connection';
+import { connectRedis } from '../src/queue/connection';
 import { RunStore } from '../src/queue/run-store';
 import { s3ClientConfigFromEnv } from '../src/storage/s3-client-config';
 import { StoreRegistry } from '../src/storage/store-registry';
@@ -18,10 +18,12 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
   const config = loadProducerConfig(flags);
   const sources = [keys.length > 0, !!config.prefix, !!config.manifest].filter(Boolean).length;
   if (sources !== 1) throw new Error('give exactly one source of keys: keys as arguments, --prefix URL, or --manifest FILE');
-  const redis = createRedis(config.redisUrl);
+  const sayRedisError = (err: Error) => process.stderr.write(`facefleet enqueue: redis: ${err.message}\n`);
+  // A refused password ends the command here (E_CONFIG); an unreachable Redis is retried, saying why.
+  const redis = await connectRedis(config.redisUrl, { onError: sayRedisError });
   const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
-  // Without a listener BullMQ prints connection errors with console.error, failed AUTH arguments included.
-  queue.on('error', (err) => process.stderr.write(`facefleet enqueue: redis: ${err.message}\n`));
+  // Without a listener BullMQ prints connection errors with console.error.
+  queue.on('error', sayRedisError);
   const runs = new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix });
   const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env) });
   const interactive = !config.json && process.stderr.isTTY === true;

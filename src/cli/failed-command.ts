@@ -2,7 +2,7 @@ import { Job, Queue } from 'bullmq';
 import fs from 'node:fs';
 import { loadWorkerConfig } from '../config/worker-config';
 import { ERROR_CODES, isErrorCode, parseReason } from '../errors';
-import { createRedis } from '../queue/connection';
+import { connectRedis } from '../queue/connection';
 
 /** One failed job as the dead-letter view shows it. */
 export interface FailedEntry {
@@ -57,8 +57,10 @@ export async function runFailed(action: 'list' | 'retry' | 'export', flags: Reco
     process.stderr.write(`unknown code ${flags.code}; codes: ${Object.keys(ERROR_CODES).join(', ')}\n`);
     return 64;
   }
-  const redis = createRedis(config.redisUrl);
+  const redis = await connectRedis(config.redisUrl, { onError: (err) => process.stderr.write(`facefleet failed: redis: ${err.message}\n`) });
   const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
+  // Without a listener BullMQ prints connection errors whole with console.error.
+  queue.on('error', (err) => process.stderr.write(`facefleet failed: redis: ${err.message}\n`));
   const filter = { run: flags.run, code: flags.code };
   try {
     if (action === 'list') {

@@ -1,12 +1,14 @@
 import { loadWorkerConfig } from '../config/worker-config';
-import { createRedis } from '../queue/connection';
+import { connectRedis } from '../queue/connection';
 import { RunStore } from '../queue/run-store';
 
 /** `facefleet runs [id]`: lists recent runs or shows one. */
 export async function runRuns(runId: string | undefined, flags: Record<string, unknown> & { json?: boolean; limit?: string }): Promise<number> {
   const { json, limit, ...queueFlags } = flags;
   const config = loadWorkerConfig({ redisUrl: queueFlags.redisUrl, queue: queueFlags.queue, redisPrefix: queueFlags.redisPrefix });
-  const redis = createRedis(config.redisUrl);
+  const redis = await connectRedis(config.redisUrl, { onError: (err) => process.stderr.write(`facefleet runs: redis: ${err.message}\n`) });
+  // After the connection is up, later errors (a restart) are retried by ioredis; say why without the error whole.
+  redis.on('error', (err: Error) => process.stderr.write(`facefleet runs: redis: ${err.message}\n`));
   try {
     const store = new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix });
     if (runId) {

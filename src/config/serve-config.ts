@@ -1,10 +1,24 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { FacefleetError } from '../errors';
+import { parseLocation } from '../storage/location';
 import { commonEnv, modelFields, queueFields } from './common';
 import { bool, int, parseConfig } from './parse';
 
-const locationPrefix = z.string().regex(/^(s3:\/\/[^/\s]+|file:\/\/\/)/, 'expected s3://bucket… or file:///… prefixes');
+/** An allowed location: a bucket, a key prefix in one (whole segments), or an absolute folder. */
+const locationPrefix = z
+  .string()
+  .regex(/^(s3:\/\/[^/\s]+|file:\/\/\/)/, 'expected s3://bucket… or file:///… prefixes')
+  .refine((url) => isLocation(url), { message: 'expected a valid location URL (s3://bucket, s3://bucket/prefix, file:///abs/dir)' });
+
+function isLocation(url: string): boolean {
+  try {
+    parseLocation(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const serveSchema = z.object({
   ...queueFields,
@@ -29,7 +43,9 @@ const serveSchema = z.object({
   workerId: z.string().min(1).max(200).default(`${os.hostname()}-${process.pid}`),
   /**
    * Location URL prefixes that `POST /v1/jobs` may read from and write to, and that the console may
-   * show images from, comma-separated. Empty: any location. (env `FACEFLEET_SERVE_ALLOWED_LOCATIONS`)
+   * show images from, comma-separated. They match whole path segments and exact bucket names:
+   * `s3://photos` does not allow `s3://photos-private`, `file:///srv/out` does not allow
+   * `file:///srv/out-evil`. Empty: any location. (env `FACEFLEET_SERVE_ALLOWED_LOCATIONS`)
    */
   allowedLocations: z
     .string()

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { commonEnv, modelFields, queueFields } from './common';
 import { bool, int, parseConfig } from './parse';
+import { parseLocation } from '../storage/location';
 
 const workerSchema = z.object({
   ...queueFields,
@@ -28,17 +29,29 @@ const workerSchema = z.object({
   /** Retry attempts for transient errors. @defaultValue 5 */
   attempts: int(1, 100).default(5),
   /**
-   * Folders `file://` sources and results must lie in, comma-separated absolute paths; unset allows
-   * any path. Set it on shared workers so a job cannot read arbitrary files. (env `FACEFLEET_FILE_ROOTS`)
+   * Folders `file://` sources and results must lie in, comma-separated absolute paths, matched by
+   * whole path segments (`/srv/out` does not contain `/srv/out-evil`); unset allows any path. Set it
+   * on shared workers so a job cannot read arbitrary files. (env `FACEFLEET_FILE_ROOTS`)
    */
   fileRoots: z
     .string()
     .regex(/^\/[^,]*(,\/[^,]*)*$/, 'expected comma-separated absolute paths')
     .transform((v) => v.split(','))
+    .refine((roots) => roots.every(isFolderPath), { message: 'expected absolute paths without ".", ".." or empty segments' })
     .optional(),
   /** Skip images whose result matches their ETag and model version even if the job did not ask. @defaultValue false */
   forceIncremental: bool().default(false),
 });
+
+/** True for `/`, `/a/b` or `/a/b/`: a path a file store can be rooted at. */
+function isFolderPath(root: string): boolean {
+  try {
+    parseLocation(`file://${root.replace(/\/+$/, '/')}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Worker settings, validated and frozen. */
 export type WorkerConfig = z.output<typeof workerSchema> & { effectiveConcurrency: number };

@@ -8,12 +8,15 @@ import type { BatchStats } from '../engine/detection-engine';
 import { parseReason } from '../errors';
 import { annotateImage } from '../imaging/annotate';
 import { findRepoRoot } from '../models/registry';
+import { ensureRedisServer } from './ensure-redis';
 import { enqueueRun } from '../producer/enqueue-run';
 import { fromPrefix } from '../producer/key-sources';
-import { createRedis } from '../queue/connection';
+import { connectRedis } from '../queue/connection';
 import { PrivateRedis, startPrivateRedis } from '../queue/private-redis';
-import type { DetectionResult } from '../queue/result';
+import { MAX_RESULT_BYTES } from '../queue/result';
+import { parseResult } from '../queue/result-schema';
 import { RunStore } from '../queue/run-store';
+import { joinKey } from '../storage/location';
 import { StoreRegistry } from '../storage/store-registry';
 import { createLogger } from '../telemetry/logger';
 import { startWorker } from '../worker/start-worker';
@@ -48,6 +51,7 @@ export async function runDemo(flags: Record<string, unknown> & { images?: string
   const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);
 
   let redis: PrivateRedis | undefined;
+  if (!process.env.REDIS_URL) ensureRedisServer((line) => process.stderr.write(`${line}\n`));
   const redisUrl = process.env.REDIS_URL || (redis = await startPrivateRedis()).url;
   say(redis ? `started a private redis-server on ${redis.url}` : `using Redis at REDIS_URL`);
   const queueName = `facefleet-demo-${randomBytes(3).toString('hex')}`;
@@ -55,8 +59,22 @@ export async function runDemo(flags: Record<string, unknown> & { images?: string
   const config = loadWorkerConfig({ ...modelFlags, redisUrl, queue: queueName, metricsPort: 0 }, {});
   const log = createLogger({ level: process.env.FACEFLEET_LOG_LEVEL ?? 'error' });
   const batches: BatchStats[] = [];
-  const worker = await startWorker(config, log, { handleSignals: false, onBatch: (b) => batches.push(b) });
-  const conn = createRedis(redisUrl);
+  // First, so a refused password ends the demo at once (E_CONFIG) instead of a worker never ready.
+  let conn: Awaited<ReturnType<typeof connectRedis>>;
+  try {
+    conn = await connectRedis(redisUrl, { onError: (err) => say(`redis: ${err.message}`) });
+  } catch (err) {
+    await redis?.stop();
+    throw err;
+  }
+  let worker: Awaited<ReturnType<typeof startWorker>>;
+  try {
+    worker = await startWorker(config, log, { handleSignals: false, onBatch: (b) => batches.push(b) });
+  } catch (err) {
+    conn.disconnect();
+    await redis?.stop();
+    throw err;
+  }
   const queue = new Queue(queueName, { connection: conn, prefix: config.redisPrefix });
   const runs = new RunStore(conn, { queue: queueName, prefix: config.redisPrefix });
   const stores = new StoreRegistry();
@@ -75,10 +93,13 @@ export async function runDemo(flags: Record<string, unknown> & { images?: string
     const failed = await queue.getFailed(0, -1);
     const failures = failed.map((j) => ({ key: String(j.data?.key ?? ''), code: parseReason(j.failedReason).code })).sort((a, b) => a.key.localeCompare(b.key));
     const results: DemoSummary['results'] = [];
-    for await (const entry of stores.resolve(`file://${resultsDir}/`).store.list(resultsDir.slice(1) + '/')) {
-      const result = JSON.parse(await fs.readFile(`/${entry.key}`, 'utf8')) as DetectionResult;
+    const resultStore = stores.resolve(`file://${resultsDir}/`);
+    const imageStore = stores.resolve(`file://${images}/`);
+    for await (const entry of resultStore.store.list(resultStore.key)) {
+      const result = parseResult((await resultStore.store.get(entry.key, { maxBytes: MAX_RESULT_BYTES })).body.toString('utf8'));
       results.push({ key: result.key, faces: result.faces.map((f) => ({ box: f.box, score: f.score })) });
-      const annotated = await annotateImage(await fs.readFile(path.join(images, result.key)), result.faces);
+      const image = await imageStore.store.get(joinKey(imageStore.key, result.key), { maxBytes: Math.round(config.maxImageMb * 1024 * 1024) });
+      const annotated = await annotateImage(image.body, result.faces);
       await fs.writeFile(path.join(annotatedDir, `${result.key.replace(/\//g, '__')}.jpg`), annotated);
     }
     results.sort((a, b) => a.key.localeCompare(b.key));

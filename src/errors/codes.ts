@@ -10,9 +10,12 @@ export const ERROR_CODES = {
   E_UNSUPPORTED_FORMAT: 'permanent',
   /** The object or its declared pixel count exceeds the configured limits. */
   E_TOO_LARGE: 'permanent',
-  /** The object (or its bucket) does not exist. */
+  /** The object (or its bucket) does not exist, or the file is not a regular file (FIFO, device, socket, folder). */
   E_NOT_FOUND: 'permanent',
-  /** The key or location URL is malformed or unsafe (`..` segments, leading `/`, control characters). */
+  /**
+   * The key or location URL is malformed or unsafe (`..` segments, leading `/`, control characters),
+   * outside the allowed locations, or names an object that is not a facefleet result where the result goes.
+   */
   E_BAD_KEY: 'permanent',
   /** The job payload does not match the job contract. */
   E_BAD_JOB: 'permanent',

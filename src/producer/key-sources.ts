@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import readline from 'node:readline';
 import { FacefleetError } from '../errors';
 import { formatUrl, joinKey, parseLocation } from '../storage/location';
 import type { StoreRegistry } from '../storage/store-registry';
@@ -47,7 +46,7 @@ export async function* fromPrefix(stores: StoreRegistry, prefixUrl: string, exte
  */
 export async function* fromManifest(file: string, base: string): AsyncGenerator<SourceKey> {
   const input = file === '-' ? process.stdin : fs.createReadStream(file);
-  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  const lines = cappedLines(input, file);
   let csvColumn = -1;
   let lineNo = 0;
   for await (const raw of lines) {
@@ -79,6 +78,39 @@ export async function* fromManifest(file: string, base: string): AsyncGenerator<
     if (typeof value !== 'string' || value === '') throw new FacefleetError('E_BAD_JOB', `${file}:${lineNo}: no key`);
     yield toSourceKey(value, base);
   }
+}
+
+/** Longest manifest line accepted, bytes: a source URL and a key are at most a few KiB. */
+export const MAX_MANIFEST_LINE_BYTES = 64 * 1024;
+
+/**
+ * The lines of a stream (`\n` or `\r\n`), each at most {@link MAX_MANIFEST_LINE_BYTES}: a manifest
+ * without line breaks (a binary file, a wrong path) fails at once instead of being buffered whole.
+ */
+async function* cappedLines(input: NodeJS.ReadableStream, file: string): AsyncGenerator<string> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let lineNo = 0;
+  const tooLong = () => new FacefleetError('E_BAD_JOB', `${file}:${lineNo + 1}: line longer than ${MAX_MANIFEST_LINE_BYTES} bytes`);
+  const take = (tail: Buffer): string => {
+    const line = Buffer.concat([...pending, tail]).toString('utf8');
+    pending = [];
+    pendingBytes = 0;
+    lineNo++;
+    return line.endsWith('\r') ? line.slice(0, -1) : line;
+  };
+  for await (const data of input) {
+    let chunk = typeof data === 'string' ? Buffer.from(data) : (data as Buffer);
+    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a)) {
+      if (pendingBytes + nl > MAX_MANIFEST_LINE_BYTES) throw tooLong();
+      yield take(chunk.subarray(0, nl));
+      chunk = chunk.subarray(nl + 1);
+    }
+    pendingBytes += chunk.length;
+    if (pendingBytes > MAX_MANIFEST_LINE_BYTES) throw tooLong();
+    if (chunk.length > 0) pending.push(chunk);
+  }
+  if (pendingBytes > 0) yield take(Buffer.alloc(0));
 }
 
 /** Keys given on the command line. */

@@ -45,7 +45,7 @@ export const resultSchema = z
       .strict(),
     model: z
       .object({
-        id: z.string().min(1).describe('Model id, e.g. blazeface.'),
+        id: z.string().min(1).describe('Model id, e.g. retinaface.'),
         version: z.string().min(1).describe('Model version (part of incremental-skip decisions).'),
       })
       .strict(),
@@ -90,7 +90,8 @@ export function parseResult(json: unknown): DetectionResult {
     try {
       raw = JSON.parse(json);
     } catch (err) {
-      throw new FacefleetError('E_DECODE', `result is not JSON: ${(err as Error).message}`, { cause: err });
+      // Not the parser's message: it quotes the bytes, which may be anyone's file.
+      throw new FacefleetError('E_DECODE', 'result is not JSON', { cause: err });
     }
   }
   const parsed = resultSchema.safeParse(raw);

@@ -49,3 +49,6 @@ export interface JobSummary {
   result: string;
   faces: number;
 }
+
+/** Largest result document read back (incremental checks, `serve`, the demo), bytes: results are a few KiB. */
+export const MAX_RESULT_BYTES = 16 * 1024 * 1024;

@@ -5,6 +5,7 @@ import type { DecodeOptions } from '../detectors/detector';
 import { detectImage } from '../engine/detect-image';
 import type { DetectionEngine } from '../engine/detection-engine';
 import { DetectionResult, RESULT_SCHEMA_ID } from '../queue/result';
+import { validateKey } from '../storage/key';
 import type { Admission, Slot } from './admission';
 import { ApiError } from './api-error';
 import { detectQuerySchema, errorSchema, resultSchema } from './route-schemas';
@@ -144,8 +145,8 @@ export async function detectRoute(app: FastifyInstance, options: DetectRouteOpti
       ...(params.iouThreshold !== undefined ? { iouThreshold: params.iouThreshold } : {}),
       ...(params.maxFaces !== undefined ? { maxFaces: params.maxFaces } : {}),
     };
+    const key = resultKey(params.name, ctx.filename);
     const det = await detectImage(engine, body, { maxPixels: options.maxPixels }, overrides);
-    const key = params.name ?? ctx.filename ?? 'upload';
     return {
       schema: RESULT_SCHEMA_ID,
       key,
@@ -175,16 +176,46 @@ async function readMultipart(req: FastifyRequest): Promise<Upload> {
   const fields: Record<string, string> = {};
   let body: Buffer | undefined;
   let filename: string | undefined;
-  for await (const part of req.parts()) {
-    if (part.type === 'file') {
-      if (body) throw new ApiError('E_BAD_REQUEST', 'send one file per request');
-      body = await part.toBuffer();
-      filename = part.filename || undefined;
-    } else if (typeof part.value === 'string') {
-      fields[part.fieldname] = part.value;
+  try {
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (body) throw new ApiError('E_BAD_REQUEST', 'send one file per request');
+        body = await part.toBuffer();
+        filename = part.filename || undefined;
+      } else if (typeof part.value === 'string') {
+        fields[part.fieldname] = part.value;
+      }
     }
+  } catch (err) {
+    throw multipartError(err);
   }
   return { body, params: parseFields(fields), filename };
+}
+
+/**
+ * The multipart parser's own errors (a missing or bogus boundary, a body that ends mid-part) carry no
+ * code: they are the body's fault, so 400. Errors with a code (limits, Fastify's) and ours pass through.
+ */
+function multipartError(err: unknown): unknown {
+  if (err instanceof ApiError) return err;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' || !(err instanceof Error)) return err;
+  return new ApiError('E_BAD_REQUEST', `malformed multipart/form-data body (${err.message})`, { cause: err });
+}
+
+/**
+ * The result `key` of an upload: the `name` parameter, else the file name, else `upload`. It must be a
+ * valid object key (no control characters, `..` or leading `/`), like every result key.
+ */
+function resultKey(name: string | undefined, filename: string | undefined): string {
+  const key = name ?? filename ?? 'upload';
+  try {
+    validateKey(key);
+  } catch (err) {
+    const what = name !== undefined ? 'name' : 'the uploaded file name';
+    throw new ApiError('E_BAD_KEY', `${what} cannot be a result key: ${(err as Error).message}${name === undefined ? '; give a name' : ''}`, { cause: err });
+  }
+  return key;
 }
 
 /** Multipart fields → parameters, with the same limits as the query string's schema. */
@@ -194,7 +225,7 @@ export function parseFields(fields: Record<string, string>): DetectParams {
     const value = raw.trim();
     switch (name) {
       case 'model':
-        if (!['blazeface', 'mogface'].includes(value)) throw bad(name, 'blazeface or mogface', raw);
+        if (!['retinaface', 'blazeface', 'mogface'].includes(value)) throw bad(name, 'retinaface, blazeface or mogface', raw);
         out.model = value;
         break;
       case 'scoreThreshold':

@@ -7,10 +7,11 @@ import { FacefleetError } from '../errors';
 import { enqueueRun } from '../producer/enqueue-run';
 import { fromPrefix, SourceKey, toSourceKey } from '../producer/key-sources';
 import { DEFAULT_JOB_POLICY } from '../queue/job-options';
-import type { DetectionResult } from '../queue/result';
+import { DetectionResult, MAX_RESULT_BYTES } from '../queue/result';
 import type { RunStatus, RunStore } from '../queue/run-store';
 import { validateKey } from '../storage/key';
 import { parseLocation } from '../storage/location';
+import { LocationAllowList } from '../storage/location-allow-list';
 import type { StoreRegistry } from '../storage/store-registry';
 import { resultUrlFor } from '../worker/job-processor';
 import { ApiError } from './api-error';
@@ -27,7 +28,10 @@ export interface RunsRoutesOptions {
   stores: StoreRegistry;
   /** Model id jobs ask for unless the request names one. */
   defaultModel: string;
-  /** Location URL prefixes jobs may use and images may be shown from; empty: any. */
+  /**
+   * Locations jobs may use and images may be shown from (whole path segments and exact bucket names,
+   * see {@link LocationAllowList}); empty: any.
+   */
   allowedLocations: readonly string[];
   attempts: number;
   maxBacklog: number;
@@ -47,14 +51,15 @@ export interface RunsRoutesOptions {
 export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOptions): Promise<void> {
   const { runs, stores } = options;
   const rates = new RunRates();
+  const allowList = new LocationAllowList(options.allowedLocations);
 
   const needRedis = async () => {
     if (options.redis.status !== 'ready') throw new ApiError('E_NOT_READY', `redis is ${options.redis.status}`, { retryAfterS: 2 });
   };
 
   const allowed = (url: string, what: string) => {
-    if (options.allowedLocations.length === 0 || options.allowedLocations.some((p) => url.startsWith(p))) return;
-    throw new ApiError('E_BAD_KEY', `${what} ${url} is outside the allowed locations (${options.allowedLocations.join(', ')})`);
+    if (allowList.empty) return;
+    if (!allowList.allows(url)) throw new ApiError('E_BAD_KEY', `${what} ${url} is outside the allowed locations (${options.allowedLocations.join(', ')})`);
   };
 
   const present = (status: RunStatus): ApiRun => {
@@ -250,7 +255,7 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
 
   async function readResult(results: string, key: string): Promise<DetectionResult> {
     const loc = stores.resolve(resultUrlFor(results, key));
-    const { body } = await loc.store.get(loc.key, { maxBytes: 16 * 1024 * 1024 });
+    const { body } = await loc.store.get(loc.key, { maxBytes: MAX_RESULT_BYTES });
     try {
       return JSON.parse(body.toString('utf8')) as DetectionResult;
     } catch (err) {

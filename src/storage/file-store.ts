@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, Stats } from 'node:fs';
+import { constants as fsConstants, promises as fsp, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { FacefleetError } from '../errors';
 import { validateKey } from './key';
@@ -7,6 +7,12 @@ import type { GetOptions, ObjectEntry, ObjectHead, ObjectStore, PutOptions } fro
 
 /** Names of in-flight temporary files written by {@link FileStore.put}; never listed. */
 const TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Flags of every open for reading: `O_NONBLOCK` so that opening a FIFO (or a device) that replaced a
+ * file cannot hold a libuv thread until a writer appears; on a regular file it changes nothing.
+ */
+const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
 
 /** Bytes read per `read` call in {@link FileStore.get}. */
 const READ_CHUNK = 1 << 16;
@@ -30,8 +36,12 @@ const KNOWN_DIRS = 4096;
  * - `list` walks folders lazily, one folder at a time, in UTF-8 byte order of the keys (as S3 lists),
  *   skipping temporary files and symlinked folders.
  *
- * Errors: `E_NOT_FOUND` (ENOENT), `E_STORAGE_DENIED` (EACCES, EPERM), `E_BAD_KEY`, `E_TOO_LARGE`, and
- * `E_STORAGE` for anything else.
+ * - `get` reads regular files only: a FIFO, device, socket or folder is `E_NOT_FOUND` (as `head` and
+ *   `list` treat it as absent), decided on the stat and again on the fstat of a non-blocking open, so
+ *   no such file can block a libuv thread.
+ *
+ * Errors: `E_NOT_FOUND` (ENOENT, not a regular file), `E_STORAGE_DENIED` (EACCES, EPERM), `E_BAD_KEY`,
+ * `E_TOO_LARGE`, and `E_STORAGE` for anything else.
  */
 export class FileStore implements ObjectStore {
   /** `file://` URL of the root folder. */
@@ -59,9 +69,12 @@ export class FileStore implements ObjectStore {
     const file = await this.existingPath(key);
     let handle: fsp.FileHandle | undefined;
     try {
-      handle = await fsp.open(file, 'r');
+      // A FIFO, device or socket is never opened for real: it is refused on its stat, and the open
+      // cannot block (O_NONBLOCK) if one replaced the file since; the fstat of what was opened decides.
+      this.checkRegular(key, await fsp.stat(file));
+      handle = await fsp.open(file, READ_FLAGS);
       const stats = await handle.stat();
-      if (!stats.isFile()) throw new FacefleetError('E_NOT_FOUND', `not a file: ${this.describe(key)}`);
+      this.checkRegular(key, stats);
       checkSize(key, stats.size, options.maxBytes);
       const chunks: Buffer[] = [];
       let total = 0;
@@ -79,6 +92,12 @@ export class FileStore implements ObjectStore {
     } finally {
       await handle?.close();
     }
+  }
+
+  /** Refuses anything but a regular file (FIFO, device, socket, folder): for the store it is no object. */
+  private checkRegular(key: string, stats: Stats): void {
+    if (stats.isFile()) return;
+    throw new FacefleetError('E_NOT_FOUND', `not a regular file (${fileKind(stats)}): ${this.describe(key)}`);
   }
 
   /** Stats a file; `null` when it does not exist or is not a regular file. */
@@ -287,6 +306,9 @@ export class FileStore implements ObjectStore {
       case 'ENOTDIR':
       case 'EISDIR':
         return new FacefleetError('E_NOT_FOUND', `no such object: ${where}`, { cause: err });
+      case 'ENXIO':
+        // open() of a socket, or of a device with nothing behind it.
+        return new FacefleetError('E_NOT_FOUND', `not a regular file: ${where}`, { cause: err });
       case 'EACCES':
       case 'EPERM':
         return new FacefleetError('E_STORAGE_DENIED', `permission denied to ${action} ${where}`, { cause: err });
@@ -302,6 +324,14 @@ function checkSize(key: string, size: number, maxBytes: number | undefined): voi
   if (maxBytes !== undefined && size > maxBytes) {
     throw new FacefleetError('E_TOO_LARGE', `object ${key} is larger than ${maxBytes} bytes`);
   }
+}
+
+function fileKind(stats: Stats): string {
+  if (stats.isFIFO()) return 'FIFO';
+  if (stats.isDirectory()) return 'folder';
+  if (stats.isSocket()) return 'socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'device';
+  return 'special file';
 }
 
 function etagOf(stats: Stats): string {

@@ -2,6 +2,7 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { FacefleetError } from '../errors';
 import { FileStore } from './file-store';
 import { parseLocation } from './location';
+import { LocationAllowList } from './location-allow-list';
 import type { ObjectStore } from './object-store';
 import { S3Store, type S3StoreOptions } from './s3-store';
 
@@ -22,8 +23,10 @@ export interface StoreRegistryOptions {
   /** Builds the store of a bucket from the shared client. @defaultValue `new S3Store(bucket, client, s3Store)` */
   s3StoreFactory?: (bucket: string, client: S3Client) => ObjectStore;
   /**
-   * Absolute folders that `file://` URLs may name. When given, a file URL outside every root fails
-   * with `E_BAD_KEY`, and each root gets its own store, so symlinks cannot lead out of it either.
+   * Absolute folders that `file://` URLs may name. When given, a file URL outside every root (whole
+   * path segments: root `/srv/out` does not contain `/srv/out-evil`) fails with `E_BAD_KEY`, and each
+   * root gets its own store, so symlinks cannot lead out of it either. The URL's store is that of the
+   * most specific root containing it.
    * @defaultValue unset: any path (for local use; set it on shared workers)
    */
   fileRoots?: readonly string[];
@@ -48,11 +51,22 @@ export class StoreRegistry {
   private sharedClient: S3Client | undefined;
   private readonly ownsClient: boolean;
   private closing: Promise<void> | undefined;
+  private readonly fileRoots: LocationAllowList | undefined;
 
-  /** @param options - See {@link StoreRegistryOptions}. */
+  /**
+   * @param options - See {@link StoreRegistryOptions}.
+   * @throws FacefleetError `E_CONFIG` for a file root that is not an absolute path or names `..`, `.` or empty segments.
+   */
   constructor(private readonly options: StoreRegistryOptions = {}) {
     this.ownsClient = !(options.s3 instanceof S3Client);
     if (options.s3 instanceof S3Client) this.sharedClient = options.s3;
+    if (options.fileRoots) {
+      try {
+        this.fileRoots = new LocationAllowList(options.fileRoots.map(fileRootUrl));
+      } catch (err) {
+        throw new FacefleetError('E_CONFIG', `invalid file roots (${options.fileRoots.join(', ')}): ${(err as Error).message}`, { cause: err });
+      }
+    }
   }
 
   /**
@@ -62,12 +76,12 @@ export class StoreRegistry {
   resolve(url: string): ResolvedLocation {
     if (this.closing) throw new FacefleetError('E_SHUTDOWN', 'store registry is closed');
     const location = parseLocation(url);
-    if (location.scheme === 'file' && this.options.fileRoots) {
-      const full = `/${location.key}`;
-      const root = this.options.fileRoots.map((r) => r.replace(/\/+$/, '')).find((r) => full.startsWith(`${r}/`));
-      if (root === undefined) throw new FacefleetError('E_BAD_KEY', `${url} is outside the allowed file roots (${this.options.fileRoots.join(', ')})`);
-      location.root = root;
-      location.key = full.slice(root.length + 1);
+    if (location.scheme === 'file' && this.fileRoots) {
+      const found = this.fileRoots.match(url);
+      if (!found) throw new FacefleetError('E_BAD_KEY', `${url} is outside the allowed file roots (${this.options.fileRoots!.join(', ')})`);
+      location.root = `/${found.entry.key}`;
+      // A prefix URL keeps its trailing `/` (it marks a folder to list).
+      location.key = found.rest === '' ? '' : location.key.endsWith('/') ? `${found.rest}/` : found.rest;
     }
     const id = location.scheme === 's3' ? `s3://${location.bucket}` : `file://${location.root}`;
     let store = this.stores.get(id);
@@ -125,4 +139,10 @@ export class StoreRegistry {
   private openFile(root: string): ObjectStore {
     return this.options.fileStore ? this.options.fileStore(root) : new FileStore(root);
   }
+}
+
+/** `/srv/out/` → `file:///srv/out/`; anything but an absolute path is refused by the allow list. */
+function fileRootUrl(root: string): string {
+  if (!root.startsWith('/')) throw new FacefleetError('E_CONFIG', `file root ${JSON.stringify(root)} is not an absolute path`);
+  return `file://${root.replace(/\/+$/, '/')}`;
 }

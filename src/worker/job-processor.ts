@@ -5,15 +5,12 @@ import { FacefleetError } from '../errors';
 import type { ImageLimits } from '../imaging/probe-image';
 import { detectImage } from '../engine/detect-image';
 import { JobData, parseJobData } from '../queue/job-data';
-import { DetectionResult, JobSummary, RESULT_SCHEMA_ID, resultMetadata } from '../queue/result';
+import { DetectionResult, JobSummary, MAX_RESULT_BYTES, RESULT_SCHEMA_ID, resultMetadata } from '../queue/result';
 import { parseResult } from '../queue/result-schema';
 import { validateKey } from '../storage/key';
 import { joinKey } from '../storage/location';
 import type { ResolvedLocation, StoreRegistry } from '../storage/store-registry';
 import type { FleetMetrics } from '../telemetry/metrics';
-
-/** Largest stored result read back when deciding whether to keep it (results are a few KiB). */
-const MAX_RESULT_BYTES = 16 * 1024 * 1024;
 
 /** What the processor needs from its surroundings. */
 export interface ProcessorDeps {
@@ -53,7 +50,7 @@ export class JobProcessor {
     if (data.incremental || this.deps.forceIncremental) {
       const head = await src.store.head(src.key);
       if (!head) throw new FacefleetError('E_NOT_FOUND', `source ${data.source} does not exist`);
-      if (await this.isCurrent(dst, head.etag)) {
+      if (await this.isCurrent(dst, resultUrl, head.etag)) {
         log?.debug({ key }, 'result is current: skipped');
         return { status: 'skipped', key, result: resultUrl, faces: -1 };
       }
@@ -131,17 +128,49 @@ export class JobProcessor {
     }
   }
 
-  /** True when the stored result was made from this source ETag by this model id and version. */
-  private async isCurrent(dst: ResolvedLocation, sourceEtag: string): Promise<boolean> {
+  /**
+   * True when the stored result was made from this source ETag by this model id and version.
+   * @throws FacefleetError `E_BAD_KEY` when the object there is not a facefleet result (see {@link readExistingResult}).
+   */
+  private async isCurrent(dst: ResolvedLocation, resultUrl: string, sourceEtag: string): Promise<boolean> {
     const head = await dst.store.head(dst.key);
     if (!head) return false;
     let meta: Record<string, string | undefined> = head.metadata;
     if (!meta['source-etag']) {
       // Stores without object metadata (files): the result itself carries the same facts.
-      const stored = JSON.parse((await dst.store.get(dst.key)).body.toString('utf8')) as Partial<DetectionResult>;
-      meta = { 'source-etag': stored.source?.etag, 'model-id': stored.model?.id, 'model-version': stored.model?.version };
+      const stored = await readExistingResult(dst, resultUrl).catch((err: unknown) => {
+        // Deleted since the head: nothing is current.
+        if (err instanceof FacefleetError && err.code === 'E_NOT_FOUND') return undefined;
+        throw err;
+      });
+      if (!stored) return false;
+      meta = { 'source-etag': stored.source.etag, 'model-id': stored.model.id, 'model-version': stored.model.version };
     }
     return meta['source-etag'] === sourceEtag && meta['model-id'] === this.model.id && meta['model-version'] === this.model.version;
+  }
+}
+
+/**
+ * The facefleet result stored at `dst`, read with a size cap. Anything else under the result's name (not
+ * JSON, not a v1 result, larger than {@link MAX_RESULT_BYTES}) is a permanent `E_BAD_KEY`: the key is
+ * taken by an object facefleet did not write, which is left untouched, and whose bytes stay out of the
+ * failure reason (it may be anyone's file).
+ */
+async function readExistingResult(dst: ResolvedLocation, resultUrl: string): Promise<DetectionResult> {
+  const notResult = (why: string, cause?: unknown) =>
+    new FacefleetError('E_BAD_KEY', `the result location ${resultUrl} holds an object that is not a facefleet result (${why}); it is left untouched`, { cause });
+  let body: Buffer;
+  try {
+    ({ body } = await dst.store.get(dst.key, { maxBytes: MAX_RESULT_BYTES }));
+  } catch (err) {
+    if (err instanceof FacefleetError && err.code === 'E_TOO_LARGE') throw notResult(`larger than ${MAX_RESULT_BYTES} bytes`);
+    throw err;
+  }
+  try {
+    return parseResult(body.toString('utf8'));
+  } catch {
+    // The parser's message may quote the bytes; the cause is dropped for the same reason.
+    throw notResult(`not a ${RESULT_SCHEMA_ID} document`);
   }
 }
 

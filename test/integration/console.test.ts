@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -148,12 +147,12 @@ describe('web console in Chromium', () => {
   });
 
   it("a run's transient failures get a retry button that sends them back and the page follows the run to its end", async () => {
-    // A socket where a photo should be: reading it fails with ENXIO, a transient E_STORAGE.
+    // A symlink loop where a photo should be: resolving it fails with ELOOP, which the file store
+    // does not classify, so a transient E_STORAGE. (A socket or FIFO there is a permanent E_NOT_FOUND.)
     const src = path.join(tmp, 'flaky');
     fs.mkdirSync(src);
-    const socketPath = path.join(src, 'flaky.jpg');
-    const socket = net.createServer();
-    await new Promise<void>((r) => socket.listen(socketPath, r));
+    const loopPath = path.join(src, 'flaky.jpg');
+    fs.symlinkSync('flaky.jpg', loopPath);
     const once = await startServe(loadServeConfig({ redisUrl: redis.url, queue: fleet.queueName, port: 0, attempts: 1 }, {}), pino({ level: 'silent' }), { handleSignals: false });
     try {
       const res = await fetch(`${once.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runId: 'console-retry', keys: ['flaky.jpg'], base: `file://${src}/`, results: `file://${tmp}/retry-results` }) });
@@ -169,9 +168,8 @@ describe('web console in Chromium', () => {
     expect(await button.textContent()).toContain('Retry 1 failed image');
     await page.screenshot({ path: path.join(ARTIFACTS, 'run-retry-before.png'), fullPage: true });
 
-    await new Promise<void>((r) => socket.close(() => r()));
-    fs.rmSync(socketPath, { force: true });
-    fs.copyFileSync(grid.path, socketPath);
+    fs.rmSync(loopPath, { force: true });
+    fs.copyFileSync(grid.path, loopPath);
     await button.click();
     await page.waitForSelector('#retry-status[data-retried="1"]');
     await page.waitForSelector('#run-progress[data-state="finished"][data-failed="0"]', { timeout: 30_000 });

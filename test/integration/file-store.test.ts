@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FacefleetError } from '../../src/errors';
@@ -244,6 +246,35 @@ describe('FileStore', () => {
 
   it('lists nothing for a root that does not exist yet', async () => {
     expect(await collect(store.list(''))).toEqual([]);
+  });
+
+  it('reads regular files only: a FIFO, a folder, a socket or a device is E_NOT_FOUND at once, and nothing blocks', async () => {
+    await fsp.mkdir(root, { recursive: true });
+    const made = spawnSync('mkfifo', [path.join(root, 'pipe.jpg'), path.join(root, 'pipe2.jpg'), path.join(root, 'pipe3.jpg'), path.join(root, 'pipe4.jpg'), path.join(root, 'x.json')]);
+    expect(made.status).toBe(0);
+    await fsp.mkdir(path.join(root, 'folder.jpg'));
+    const socket = net.createServer().listen(path.join(root, 'sock.jpg'));
+    await new Promise((r) => socket.once('listening', r));
+    await fsp.symlink('/dev/zero', path.join(root, 'zero.jpg'));
+    const devices = new FileStore('/dev');
+    try {
+      // More FIFOs than libuv has threads: a blocking open of each would hold every one of them.
+      const keys = ['pipe.jpg', 'pipe2.jpg', 'pipe3.jpg', 'pipe4.jpg', 'x.json', 'folder.jpg', 'sock.jpg'];
+      const codes = await Promise.all(keys.map((k) => codeOf(store.get(k, { maxBytes: 1024 }))));
+      expect(codes).toEqual(keys.map(() => 'E_NOT_FOUND'));
+      await expect(store.get('pipe.jpg')).rejects.toThrow(/not a regular file \(FIFO\)/);
+      expect(await codeOf(devices.get('zero'))).toBe('E_NOT_FOUND');
+      expect(await codeOf(devices.get('null'))).toBe('E_NOT_FOUND');
+      // A symlink to a device resolves outside the root: refused before any open.
+      expect(await codeOf(store.get('zero.jpg'))).toMatch(/^E_(BAD_KEY|NOT_FOUND)$/);
+      for (const k of keys) expect(await store.head(k)).toBeNull();
+      expect(await collect(store.list(''))).toEqual([]);
+      // The thread pool is still free: a regular file reads at once.
+      await store.put('ok.jpg', 'fine');
+      expect((await store.get('ok.jpg')).body.toString()).toBe('fine');
+    } finally {
+      socket.close();
+    }
   });
 
   it('requires an absolute root', () => {

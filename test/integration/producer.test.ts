@@ -43,6 +43,23 @@ describe('producer', () => {
     await expect(collect(fromManifest(bad, 'file:///data/'))).rejects.toMatchObject({ code: 'E_BAD_KEY' });
   });
 
+  it('caps manifest lines: a file without line breaks fails at once instead of being read whole', async () => {
+    const crlf = path.join(tmp, 'crlf.txt');
+    fs.writeFileSync(crlf, `a/1.jpg\r\n${'d/'.repeat(400)}2.jpg\r\nlast.jpg`);
+    expect((await collect(fromManifest(crlf, 'file:///data/'))).map((k) => k.key)).toEqual(['a/1.jpg', `${'d/'.repeat(400)}2.jpg`, 'last.jpg']);
+    const blob = path.join(tmp, 'blob.bin');
+    fs.writeFileSync(blob, Buffer.concat([Buffer.from('a/1.jpg\n'), Buffer.alloc(8 * 1024 * 1024, 0x61)]));
+    const read: SourceKey[] = [];
+    let caught: unknown;
+    try {
+      for await (const k of fromManifest(blob, 'file:///data/')) read.push(k);
+    } catch (err) {
+      caught = err;
+    }
+    expect(read.map((k) => k.key)).toEqual(['a/1.jpg']);
+    expect(caught).toMatchObject({ code: 'E_BAD_JOB', message: `${blob}:2: line longer than 65536 bytes` });
+  });
+
   it('never lets the backlog exceed --max-backlog, and enqueues every key in the end', async () => {
     const queue = uniqueQueue('backlog');
     const fleet = openFleet(redis.url, queue);

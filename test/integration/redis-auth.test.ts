@@ -4,8 +4,10 @@ import { request } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { ChaosRedis } from '../../src/chaos/chaos-redis';
 import { freePort } from '../../src/lifecycle/free-port';
+import { connectRedis, createRedis } from '../../src/queue/connection';
 import { findRepoRoot } from '../../src/models/registry';
 import { allFixtures } from '../support/fixtures';
 import { uniqueQueue } from '../support/redis';
@@ -93,6 +95,45 @@ describe('Redis AUTH and TLS', () => {
       expect(worker.logs().some((l) => l.msg === 'worker error')).toBe(true);
     });
   }
+
+  for (const [name, pw] of [['a wrong password', wrong], ['no password', undefined]] as const) {
+    it(`${name}: every one-shot command ends within seconds with E_CONFIG, printing no password`, () => {
+      const commands = [
+        ['failed', 'list'],
+        ['failed', 'export'],
+        ['failed', 'retry'],
+        ['runs'],
+        ['runs', 'some-run'],
+        ['enqueue', '--queue', 'x', '--results', `file://${tmp}/out`, `file://${photos[0].path}`],
+        ['demo', '--images', path.dirname(photos[0].path), '--out', path.join(tmp, 'demo-out')],
+      ];
+      for (const args of commands) {
+        const started = Date.now();
+        const out = ff(args, { REDIS_URL: url(pw) }, 20_000);
+        const text = out.stdout + out.stderr;
+        expect({ args, signal: out.signal, status: out.status }).toEqual({ args, signal: null, status: 64 });
+        expect(Date.now() - started).toBeLessThan(15_000);
+        expect(out.stderr).toMatch(/E_CONFIG: Redis at redis:\/\/(:\*\*\*@)?127\.0\.0\.1:\d+ refused the credentials \((WRONGPASS|NOAUTH)\)/);
+        expect(text).not.toContain(password);
+        expect(text).not.toContain(wrong);
+        expect(text).not.toMatch(/'AUTH'|args:/);
+      }
+    });
+  }
+
+  it("scrubs the AUTH arguments from ioredis' errors before any other listener sees them", async () => {
+    const client = createRedis(url(wrong));
+    try {
+      const err = await new Promise<Error & { command?: { name: string; args: string[] } }>((resolve) => client.once('error', resolve));
+      expect(err.command?.name).toBe('hello');
+      expect(err.command?.args.join(' ')).not.toContain(wrong);
+      expect(inspect(err)).not.toContain(wrong);
+      await expect(connectRedis(url(wrong))).rejects.toMatchObject({ code: 'E_CONFIG' });
+      await connectRedis(url(password)).then((ok) => ok.quit());
+    } finally {
+      client.disconnect();
+    }
+  });
 
   describe('rediss://', () => {
     let tls: ChildProcess | undefined;

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -385,12 +384,12 @@ describe('serve API', () => {
     });
 
     it('sends the transient failures of a run back to the queue, leaving permanent ones, and the run finishes', async () => {
-      // A socket where a photo should be: reading it fails with ENXIO, a transient E_STORAGE.
+      // A symlink loop where a photo should be: resolving it fails with ELOOP, which the file store
+      // does not classify, so a transient E_STORAGE. (A socket or FIFO there is a permanent E_NOT_FOUND.)
       const src = path.join(tmp, 'flaky');
       fs.mkdirSync(src);
-      const socketPath = path.join(src, 'flaky.png');
-      const socket = net.createServer();
-      await new Promise<void>((r) => socket.listen(socketPath, r));
+      const loopPath = path.join(src, 'flaky.png');
+      fs.symlinkSync('flaky.png', loopPath);
       fs.copyFileSync(fixture('not-an-image.jpg').path, path.join(src, 'text.jpg'));
       fs.copyFileSync(fixture('astronaut.png').path, path.join(src, 'ok.png'));
       const once = await serve({ queue: fleet.queueName, attempts: 1 });
@@ -401,9 +400,8 @@ describe('serve API', () => {
         const failed = await json<RunView & { retryable: number }>(await api('/v1/runs/retry-run'));
         expect(failed).toMatchObject({ done: 1, failed: 2, retryable: 1, failures: { E_STORAGE: 1, E_UNSUPPORTED_FORMAT: 1 } });
 
-        await new Promise<void>((r) => socket.close(() => r()));
-        fs.rmSync(socketPath, { force: true });
-        fs.copyFileSync(fixture('astronaut.png').path, socketPath);
+        fs.rmSync(loopPath, { force: true });
+        fs.copyFileSync(fixture('astronaut.png').path, loopPath);
         const retry = await api('/v1/runs/retry-run/retry', { method: 'POST' });
         expect(await json(retry)).toEqual({ retried: 1, byCode: { E_STORAGE: 1 } });
         const done = await fleet.waitForRun('retry-run');
@@ -412,7 +410,6 @@ describe('serve API', () => {
         expect(parseResult(await json(await api('/v1/runs/retry-run/results/flaky.png'))).faces).toHaveLength(1);
       } finally {
         await once.lifecycle.close();
-        socket.close();
       }
     });
 

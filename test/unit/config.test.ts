@@ -1,4 +1,5 @@
 import { loadProducerConfig } from '../../src/config/producer-config';
+import { loadServeConfig } from '../../src/config/serve-config';
 import { loadWorkerConfig } from '../../src/config/worker-config';
 import { FacefleetError } from '../../src/errors';
 
@@ -15,7 +16,7 @@ function configError(fn: () => unknown): FacefleetError {
 describe('worker config', () => {
   it('has documented defaults and derives concurrency from the batch', () => {
     const c = loadWorkerConfig({}, {});
-    expect(c).toMatchObject({ queue: 'facefleet', redisPrefix: 'bull', model: 'blazeface', batch: 8, maxWaitMs: 10, providers: ['cpu'], metricsPort: 9464, drainTimeoutMs: 25_000 });
+    expect(c).toMatchObject({ queue: 'facefleet', redisPrefix: 'bull', model: 'retinaface', batch: 8, maxWaitMs: 10, providers: ['cpu'], metricsPort: 9464, drainTimeoutMs: 25_000 });
     expect(c.effectiveConcurrency).toBe(24);
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -40,6 +41,21 @@ describe('worker config', () => {
   it('accepts a Redis Cluster hash-tag prefix', () => {
     expect(loadWorkerConfig({ redisPrefix: '{facefleet}' }, {}).redisPrefix).toBe('{facefleet}');
     expect(configError(() => loadWorkerConfig({ redisPrefix: 'a:b' }, {})).message).toMatch(/redisPrefix/);
+  });
+
+  it('refuses file roots a store cannot be rooted at, before connecting', () => {
+    expect(loadWorkerConfig({ fileRoots: '/srv/in,/srv/out/' }, {}).fileRoots).toEqual(['/srv/in', '/srv/out/']);
+    expect(configError(() => loadWorkerConfig({ fileRoots: '/srv/../etc' }, {})).message).toMatch(/fileRoots .*"\.\."/);
+    expect(configError(() => loadWorkerConfig({ fileRoots: '/srv//out' }, {})).code).toBe('E_CONFIG');
+  });
+});
+
+describe('serve config', () => {
+  it('refuses allowed locations that are not location URLs, before connecting', () => {
+    expect(loadServeConfig({ allowedLocations: 's3://photos, file:///srv/out/' }, {}).allowedLocations).toEqual(['s3://photos', 'file:///srv/out/']);
+    for (const bad of ['file:///srv/../etc', 's3://a', 'http://x/']) {
+      expect(configError(() => loadServeConfig({ allowedLocations: bad }, {})).message).toMatch(/allowedLocations/);
+    }
   });
 });
 
