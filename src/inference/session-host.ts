@@ -3,6 +3,25 @@ import { Worker } from 'node:worker_threads';
 import { FacefleetError } from '../errors';
 import type { FromThread, SessionThreadConfig, WireTensor } from './thread-protocol';
 
+/** Stack of the inference thread beyond what the command line needs, MiB (Node's default is 4). */
+const BASE_STACK_MB = 16;
+/**
+ * Stack bytes per byte of the process's command line. onnxruntime's environment set-up, on the first
+ * session of the process, recurses once per command-line character (measured: 4 MiB overflowed at a
+ * 15 kB command line, 128 MiB held at 259 kB), so `facefleet detect` with a few hundred long paths
+ * overflowed Node's 4 MiB worker stack with SIGSEGV. 512 bytes per character leaves a margin.
+ */
+const STACK_BYTES_PER_ARGV_BYTE = 512;
+
+/**
+ * The inference thread's stack size, MiB: {@link BASE_STACK_MB} plus what `argv` needs (see
+ * {@link STACK_BYTES_PER_ARGV_BYTE}). Only touched pages cost memory; the rest is address space.
+ */
+export function inferenceStackMb(argv: readonly string[] = [...process.execArgv, ...process.argv]): number {
+  const bytes = argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+  return BASE_STACK_MB + Math.ceil((bytes * STACK_BYTES_PER_ARGV_BYTE) / (1 << 20));
+}
+
 /** What the session reported when it loaded. */
 export interface SessionInfo {
   inputNames: string[];
@@ -58,7 +77,7 @@ export class SessionHost {
   }
 
   private spawn(): Promise<void> {
-    const worker = new Worker(path.join(__dirname, 'session-thread.js'), { workerData: this.config });
+    const worker = new Worker(path.join(__dirname, 'session-thread.js'), { workerData: this.config, resourceLimits: { stackSizeMb: inferenceStackMb() } });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let started = false;

@@ -110,3 +110,16 @@ describe('facefleet demo without redis-server', () => {
   });
 });
 
+describe('facefleet detect with a long command line', () => {
+  it('runs with 3,000 paths (~150 kB of argv), where the inference thread once overflowed its stack (SIGSEGV)', () => {
+    const astronaut = allFixtures().find((f) => f.file === 'astronaut.png')!;
+    const missing = Array.from({ length: 3000 }, (_, i) => `/nonexistent/long-name-to-make-argv-bigger-${i}.jpg`);
+    const run = facefleet(['detect', '--json', '--model', 'blazeface', astronaut.path, ...missing], {}, 300_000);
+    expect({ status: run.status, signal: run.signal }).toEqual({ status: 2, signal: null });
+    const entries = JSON.parse(run.stdout) as Array<{ faces?: unknown[]; error?: { code: string } }>;
+    expect(entries).toHaveLength(3001);
+    expect(entries[0].faces).toHaveLength(1);
+    expect(new Set(entries.slice(1).map((e) => e.error?.code))).toEqual(new Set(['E_NOT_FOUND']));
+  });
+});
+
