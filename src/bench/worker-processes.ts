@@ -30,7 +30,7 @@ export function workerArgs(o: WorkerSpawnOptions): string[] {
     '--model', m.model,
     ...(m.modelPath ? ['--model-path', path.resolve(m.modelPath)] : []),
     '--canvas', String(m.canvas),
-    '--max-tiles', String(m.maxTiles ?? 0),
+    ...(m.maxTiles !== undefined ? ['--max-tiles', String(m.maxTiles)] : []),
     '--batch', String(o.batch),
     '--max-wait-ms', String(m.maxWaitMs),
     '--threads', String(m.threads),

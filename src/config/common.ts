@@ -11,6 +11,21 @@ export const queueFields = {
   redisPrefix: z.string().regex(/^[^\s:]{1,100}$/, 'expected a prefix without spaces or colons').default('bull'),
 };
 
+/** Fields of commands that create run records (enqueue, serve). */
+export const runFields = {
+  /**
+   * Days a run record (progress, counts, failures by code) is kept after its last change; it then
+   * expires from Redis and from `facefleet runs`. The jobs and results are not affected.
+   * @defaultValue 30 (env `FACEFLEET_RUN_TTL_DAYS`)
+   */
+  runTtlDays: z.coerce.number().positive().max(3650).default(30),
+};
+
+/** Seconds of a `runTtlDays` value (at least one). */
+export function runTtlSeconds(days: number): number {
+  return Math.max(1, Math.round(days * 86_400));
+}
+
 /** Model and decode fields shared by worker, detect and demo. */
 export const modelFields = {
   /** Model id. @defaultValue `retinaface` (env `FACEFLEET_MODEL`) */
@@ -22,9 +37,10 @@ export const modelFields = {
   /**
    * Most extra tiles per large photo, each a canvas-sized window at a finer scale, merged with the
    * whole-image view by NMS: finds small faces in big photos at (1 + tiles)× the inference cost;
-   * 0 turns tiling off. @defaultValue 4 (env `FACEFLEET_MAX_TILES`)
+   * 0 turns tiling off. @defaultValue the model's: 4 for RetinaFace, 0 for BlazeFace (a close-range
+   * model, chosen for speed) and MogFace (seconds per canvas) (env `FACEFLEET_MAX_TILES`)
    */
-  maxTiles: int(0, 64).default(4),
+  maxTiles: int(0, 64).optional(),
   /** Images per inference batch. @defaultValue 8 (env `FACEFLEET_BATCH`) */
   batch: int(1, 256).default(8),
   /** ms a partial batch waits for more images. @defaultValue 10 (env `FACEFLEET_MAX_WAIT_MS`) */

@@ -5,7 +5,7 @@ import { MogFaceDetector } from '../detectors/mogface-detector';
 import { parseMogFaceManifest } from '../detectors/mogface-manifest';
 import { RetinaFaceDetector, RetinaFaceManifest } from '../detectors/retinaface-detector';
 import { FacefleetError } from '../errors';
-import { DEFAULT_TILING } from '../imaging/tile-plan';
+import { DEFAULT_TILING, TilingOptions } from '../imaging/tile-plan';
 import { SessionHost } from '../inference/session-host';
 import { pullBlazeFace } from '../models/blazeface-pull';
 import { sha256File } from '../models/file-digest';
@@ -20,7 +20,7 @@ export interface ModelSettings {
   model: 'retinaface' | 'blazeface' | 'mogface';
   modelPath?: string;
   canvas: number;
-  /** Extra tiles per large photo; 0 or undefined for none. */
+  /** Extra tiles per large photo; 0 for none. @defaultValue the model's ({@link DEFAULT_MAX_TILES}) */
   maxTiles?: number;
   batch: number;
   maxWaitMs: number;
@@ -100,7 +100,7 @@ export async function loadModel(settings: ModelSettings, options: { metrics?: Fl
     throw err;
   }
   const decode: DecodeOptions = { ...detector.defaults, ...(settings.scoreThreshold !== undefined ? { scoreThreshold: settings.scoreThreshold } : {}) };
-  const engine = new DetectionEngine(detector, session, { maxBatch: settings.batch, maxWaitMs: settings.maxWaitMs, decode, metrics: options.metrics, onBatch: options.onBatch, tiling: settings.maxTiles ? { ...DEFAULT_TILING, maxTiles: settings.maxTiles } : undefined });
+  const engine = new DetectionEngine(detector, session, { maxBatch: settings.batch, maxWaitMs: settings.maxWaitMs, decode, metrics: options.metrics, onBatch: options.onBatch, tiling: tilingFor(settings) });
   const loadMs = performance.now() - t0;
   options.metrics?.modelLoad.set({ model: detector.id }, loadMs / 1000);
   return {
@@ -115,6 +115,17 @@ export async function loadModel(settings: ModelSettings, options: { metrics?: Fl
       await session.close();
     },
   };
+}
+
+/**
+ * Tiles per large photo when the settings name none: RetinaFace, the default, finds small faces with
+ * them; BlazeFace is kept for cheap close-ups and MogFace costs seconds per canvas on CPU.
+ */
+export const DEFAULT_MAX_TILES: Readonly<Record<ModelSettings['model'], number>> = Object.freeze({ retinaface: 4, blazeface: 0, mogface: 0 });
+
+function tilingFor(settings: ModelSettings): TilingOptions | undefined {
+  const maxTiles = settings.maxTiles ?? DEFAULT_MAX_TILES[settings.model];
+  return maxTiles > 0 ? { ...DEFAULT_TILING, maxTiles } : undefined;
 }
 
 /** The session must have the detector's input and every output it decodes. */

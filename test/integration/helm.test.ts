@@ -275,7 +275,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
   it('renders an environment variable for every option of `facefleet worker`, and none the worker ignores', () => {
     const objects = renderChart({
       set: {
-        'gpu.enabled': true, 'gpu.allowCpuFallback': true, 'config.model': 'mogface', 'config.modelPath': '/models/m.onnx', 'config.scoreThreshold': 0.7,
+        'gpu.enabled': true, 'gpu.allowCpuFallback': true, 'config.model': 'mogface', 'config.modelPath': '/models/m.onnx', 'config.scoreThreshold': 0.7, 'config.maxTiles': 2,
         's3.endpoint': 'https://s3.local', 's3.region': 'eu-west-1', 's3.forcePathStyle': 'true', ...(hasFileRoots ? { 'config.fileRoots': '/data' } : {}),
       },
     });
@@ -286,7 +286,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
   });
 
   it('passes every config value through to the worker', () => {
-    const values = { queue: 'photos.{ff}', redisPrefix: '{ff}', canvas: 512, batch: 16, maxWaitMs: 25, concurrency: 40, inferenceThreads: 3, scoreThreshold: 0.75, maxImageMb: 20, maxMegapixels: 60, drainTimeoutMs: 45000, lockDurationMs: 90000, stalledIntervalMs: 15000, attempts: 7 };
+    const values = { queue: 'photos.{ff}', redisPrefix: '{ff}', canvas: 512, maxTiles: 9, batch: 16, maxWaitMs: 25, concurrency: 40, inferenceThreads: 3, scoreThreshold: 0.75, maxImageMb: 20, maxMegapixels: 60, drainTimeoutMs: 45000, lockDurationMs: 90000, stalledIntervalMs: 15000, attempts: 7 };
     const fileRoots = hasFileRoots ? { fileRoots: '/data,/mnt/photos' } : {};
     const set = Object.fromEntries(Object.entries({ ...values, ...fileRoots }).map(([k, v]) => [`config.${k}`, v]));
     const objects = renderChart({ set });
@@ -301,6 +301,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
     ['config.batch', 'FACEFLEET_BATCH', 256, 257],
     ['config.batch', 'FACEFLEET_BATCH', 1, 0],
     ['config.canvas', 'FACEFLEET_CANVAS', 64, 63],
+    ['config.maxTiles', 'FACEFLEET_MAX_TILES', 64, 65],
     ['config.maxWaitMs', 'FACEFLEET_MAX_WAIT_MS', 60000, 60001],
     ['config.concurrency', 'FACEFLEET_CONCURRENCY', 10000, 10001],
     ['config.inferenceThreads', 'FACEFLEET_INFERENCE_THREADS', 256, 257],
