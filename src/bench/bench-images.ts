@@ -4,6 +4,7 @@ import type { InputContract, Letterbox } from '../detectors/detector';
 import { FacefleetError } from '../errors';
 import type { ImageLimits } from '../imaging/probe-image';
 import { prepareImage } from '../imaging/prepare-image';
+import { probeImage } from '../imaging/probe-image';
 import type { TilingOptions } from '../imaging/tile-plan';
 import { isImageKey } from '../producer/key-sources';
 
@@ -15,6 +16,8 @@ export interface BenchImage {
   name: string;
   /** Encoded size, bytes. */
   bytes: number;
+  /** Decoded size, millions of pixels. */
+  megapixels: number;
   /** The photo on the model's canvas (8-bit RGB), for tensors packed ahead of the ceiling loop. */
   pixels: Uint8Array;
   letterbox: Letterbox;
@@ -57,7 +60,8 @@ export async function loadBenchImages(dir: string, contract: InputContract, limi
     const body = await fs.readFile(file);
     try {
       const prepared = await prepareImage(body, contract, limits, tiling);
-      images.push({ file, name, bytes: body.length, pixels: prepared.pixels, letterbox: prepared.letterbox, views: 1 + (prepared.tiles?.length ?? 0) });
+      const probe = await probeImage(body, limits);
+      images.push({ file, name, bytes: body.length, megapixels: (probe.width * probe.height) / 1e6, pixels: prepared.pixels, letterbox: prepared.letterbox, views: 1 + (prepared.tiles?.length ?? 0) });
     } catch (err) {
       const code = err instanceof FacefleetError ? err.code : 'E_UNKNOWN';
       skipped.push({ name, code, message: err instanceof Error ? err.message : String(err) });
@@ -72,6 +76,16 @@ export async function loadBenchImages(dir: string, contract: InputContract, limi
 /** Mean canvases per photo of the set: what one image costs the session, in canvases. */
 export function meanViews(set: BenchImageSet): number {
   return set.images.reduce((n, img) => n + img.views, 0) / set.images.length;
+}
+
+/** Mean encoded size of the set's photos, bytes. */
+export function meanBytes(set: BenchImageSet): number {
+  return set.images.reduce((n, img) => n + img.bytes, 0) / set.images.length;
+}
+
+/** Mean decoded size of the set's photos, megapixels. */
+export function meanMegapixels(set: BenchImageSet): number {
+  return set.images.reduce((n, img) => n + img.megapixels, 0) / set.images.length;
 }
 
 /** The photo used for the `i`-th benchmark image (the set repeated). */

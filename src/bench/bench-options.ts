@@ -9,6 +9,16 @@ export const BENCH_PHASES = ['ceiling', 'in-process', 'pipeline', 'naive', 'enqu
 /** One measurement of the benchmark. */
 export type BenchPhase = (typeof BENCH_PHASES)[number];
 
+/**
+ * The photo sets the benchmark measures on; `--sets` picks a subset, in the order given. `samples`: the
+ * photos of `--images` (the bundled samples by default); `camera`: 12 MP phone-size JPEGs made from the
+ * bundled samples (see `ensureCameraSet`).
+ */
+export const BENCH_SETS = ['samples', 'camera'] as const;
+
+/** One photo set of the benchmark. */
+export type BenchSetName = (typeof BENCH_SETS)[number];
+
 /** The measurements a sweep row can hold. */
 export const SWEEP_PHASES = ['ceiling', 'in-process', 'pipeline'] as const;
 
@@ -21,8 +31,15 @@ export interface BenchOptions {
   model: Readonly<ModelConfig>;
   /** Image limits in bytes and pixels (from `model`). */
   limits: { maxBytes: number; maxPixels: number };
-  /** Folder of photos (not recursive). @defaultValue the bundled `samples/` */
+  /** Folder of photos of the `samples` set (not recursive). @defaultValue the bundled `samples/` */
   imagesDir: string;
+  /**
+   * Photo sets measured, in order; every per-photo measurement is taken on each, and the report's
+   * top-level figures are those of the first. @defaultValue `['samples', 'camera']`
+   */
+  sets: readonly BenchSetName[];
+  /** Folder whose photos the `camera` set is made from: always the bundled `samples/`, whatever `--images` says. */
+  cameraSourceDir: string;
   /** Images per measurement; the photos are repeated to reach it. @defaultValue 400 */
   count: number;
   /** `facefleet worker` processes of the pipeline measurement. @defaultValue 1 */
@@ -63,16 +80,20 @@ export interface BenchOptions {
  */
 export function loadBenchOptions(flags: Record<string, unknown>, env: Record<string, string | undefined> = process.env): Readonly<BenchOptions> {
   const {
-    images, count, workers, seconds, concurrency, enqueueKeys, phases, rounds, sweep, batches, sweepWorkers, sweepPhases, serve, serveSeconds, profileDir, json,
+    images, sets, count, workers, seconds, concurrency, enqueueKeys, phases, rounds, sweep, batches, sweepWorkers, sweepPhases, serve, serveSeconds, profileDir, json,
     ...modelFlags
   } = flags;
   const model = loadModelConfig(modelFlags, env);
   const phaseList = phases === 'none' ? [] : (listOf('phases', phases, (s) => oneOf('phases', s, BENCH_PHASES, phases)) ?? [...BENCH_PHASES]);
+  const setList = listOf('sets', sets, (s) => oneOf('sets', s, BENCH_SETS, sets)) ?? [...BENCH_SETS];
+  const bundled = path.join(findRepoRoot(), 'samples');
   const sweepPhaseList = listOf('sweep-phases', sweepPhases, (s) => oneOf('sweep-phases', s, SWEEP_PHASES, sweepPhases)) ?? [...SWEEP_PHASES];
   return Object.freeze({
     model,
     limits: imageLimits(model),
-    imagesDir: path.resolve(typeof images === 'string' && images !== '' ? images : path.join(findRepoRoot(), 'samples')),
+    imagesDir: path.resolve(typeof images === 'string' && images !== '' ? images : bundled),
+    sets: Object.freeze(setList),
+    cameraSourceDir: bundled,
     count: intOf('count', count, 400, 1, 10_000_000),
     workers: intOf('workers', workers, 1, 1, 64),
     seconds: numberOf('seconds', seconds, 10, 0.1, 86_400),

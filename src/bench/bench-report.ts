@@ -32,7 +32,53 @@ export interface TargetCheck {
   met: boolean | null;
 }
 
-/** Everything `facefleet bench` measured, as `--json` prints it. */
+/** The four per-photo measurements, by their report key. */
+export type SetPhase = 'ceiling' | 'inProcess' | 'pipeline' | 'naive';
+
+/**
+ * Everything measured on one photo set (`samples`, `camera`): the same figures the report carries at
+ * its top level for the first set, plus what the photos are.
+ */
+export interface BenchSetReport {
+  /** `samples` or `camera`. */
+  name: string;
+  /** Folder the photos were read from. */
+  dir: string;
+  /** Decodable photos in the set (the measurements repeat them to reach `count`). */
+  photos: number;
+  /** Their file names. */
+  photoNames: string[];
+  skipped: SkippedImage[];
+  /** Mean encoded size per photo, bytes. */
+  meanBytes: number;
+  /** Mean decoded size per photo, millions of pixels. */
+  meanMegapixels: number;
+  /** Mean canvases per photo: 1, or 1 + its tiles. */
+  meanViews: number;
+  ceiling: number | null;
+  inProcess: number | null;
+  pipeline: number | null;
+  naive: number | null;
+  ratios: BenchReport['ratios'];
+  rssPeakMb: number | null;
+  rssAtMb: Record<string, number>;
+  averageBatchSize: { inProcess: number | null; pipeline: number | null };
+  cpuMsPerImage: Record<SetPhase, number | null>;
+  contention: Record<SetPhase, number | null>;
+  stages: Record<SetPhase, Record<string, Quantiles> | null>;
+  /** The full result of each measurement on this set (the median round). */
+  phases: { ceiling: PhaseResult | null; inProcess: PhaseResult | null; pipeline: PipelineResult | null; naive: PhaseResult | null };
+  roundsMeasured: Record<string, number[]>;
+  roundRatios: BenchReport['roundRatios'];
+  /** The targets that depend on the photos (pipeline / in-process, pipeline / naive, RSS growth). */
+  targets: TargetCheck[];
+}
+
+/**
+ * Everything `facefleet bench` measured, as `--json` prints it. The per-photo figures at the top level
+ * (`ceiling` … `stages`, `phases`, `settings.photos`) are those of the first set, as before sets
+ * existed; `sets` holds every set's.
+ */
 export interface BenchReport {
   model: { id: string; version: string; path: string; canvas: { width: number; height: number }; dynamicBatch: boolean; maxTiles?: number; meanViews?: number };
   settings: {
@@ -98,51 +144,43 @@ export interface BenchReport {
   sweep: SweepRow[] | null;
   /** `facefleet serve` under closed-loop load, batching on and off (with `--serve`). */
   serve: ServeLoadRow[] | null;
+  /**
+   * Every photo set measured, in `--sets` order. Always written by `runBench`; a report without it
+   * (written before sets existed) is read as one set made of the top-level figures.
+   */
+  sets?: BenchSetReport[];
   warnings: string[];
 }
 
-/** The report as text: settings, the phase table, ratios against the targets, memory, stages, sweep. */
+/**
+ * The report as text: settings and host; then per photo set its photos, the phase table, ratios
+ * against the targets, memory and the stage table; then enqueue, the sweep, serve and warnings.
+ */
 export function formatReport(r: BenchReport): string {
   const out: string[] = [];
   const s = r.settings;
-  const tiles = r.model.maxTiles ? `, tiles ≤ ${r.model.maxTiles} (${(r.model.meanViews ?? 1).toFixed(2)} canvases per photo)` : '';
+  const sets = r.sets ?? [legacySet(r)];
+  // Canvases per photo move with the photos: per set when there are sets, on the model line otherwise.
+  const views = r.sets ? '' : ` (${(r.model.meanViews ?? 1).toFixed(2)} canvases per photo)`;
+  const tiles = r.model.maxTiles ? `, tiles ≤ ${r.model.maxTiles}${views}` : '';
   const canvas = `${r.model.canvas.width}×${r.model.canvas.height}${tiles}`;
-  out.push(`facefleet bench: ${r.model.id} ${r.model.version} (${canvas}), batch ${s.batch}, threads ${s.threads || 'auto'}, ${s.workers} worker process(es), concurrency ${s.concurrency}, ${s.count} images`);
-  out.push(`  photos: ${s.photos.length} from ${s.imagesDir}${s.skipped.length ? `; skipped ${s.skipped.map((k) => `${k.name} (${k.code})`).join(', ')}` : ''}`);
+  out.push(`facefleet bench: ${r.model.id} ${r.model.version} (${canvas}), batch ${s.batch}, threads ${s.threads || 'auto'}, ${s.workers} worker process(es), concurrency ${s.concurrency}, ${s.count} images per set`);
   out.push(`  host: ${r.host.cpus} CPUs (${r.host.cpuModel}), node ${r.host.node}${r.host.nice ? `, nice ${r.host.nice}` : ''}, load average ${r.host.loadAverage.start} → ${r.host.loadAverage.end}${s.rounds > 1 ? `; median of ${s.rounds} rounds` : ''}`);
-  out.push('');
-  const rows: string[][] = [['measurement', 'images/s', 'images', 'seconds', 'avg batch', 'CPU ms/image', 'other load']];
-  const phaseRow = (name: string, p: PhaseResult | null) => {
-    const others = p?.contention == null ? '-' : `${Math.round(p.contention * 100)}%`;
-    if (p) rows.push([name, fmt(p.imagesPerSecond), String(p.images), p.seconds.toFixed(2), p.averageBatchSize === null ? '-' : fmt(p.averageBatchSize), fmt(p.cpuMsPerImage), others]);
-  };
-  phaseRow('ceiling', r.phases.ceiling);
-  phaseRow('in-process', r.phases.inProcess);
-  phaseRow(`pipeline (${s.workers}w)`, r.phases.pipeline);
-  phaseRow('naive', r.phases.naive);
-  if (rows.length > 1) out.push(...table(rows));
-  const by = r.phases.pipeline?.cpuMsPerImageBy;
-  if (by) out.push(`pipeline CPU ms/image: workers ${fmt(by.workers)}, redis-server ${fmt(by.redis)}`);
+  for (const set of sets) {
+    out.push('');
+    out.push(...setSection(set, s.workers, r.sets !== undefined));
+  }
   const e = r.phases.enqueue;
+  const setTargets = new Set(sets.flatMap((set) => set.targets.map((t) => t.what)));
+  const otherTargets = r.targets.filter((t) => !setTargets.has(t.what));
+  if (e || otherTargets.length) out.push('');
   if (e) out.push(`enqueue: ${e.keysPerSecond.toLocaleString('en-US')} keys/s (${e.keys.toLocaleString('en-US')} keys in ${e.seconds.toFixed(2)} s; CPU µs/key: producer ${fmt(e.cpuUsPerKey.producer)}, redis-server ${fmt(e.cpuUsPerKey.redis)})`);
   if (e?.addBulkPerSecond) {
     out.push(
       `  BullMQ addBulk alone, same jobs: ${e.addBulkPerSecond.toLocaleString('en-US')} jobs/s (CPU µs/job: producer ${fmt(e.addBulkCpuUsPerJob.producer)}, redis-server ${fmt(e.addBulkCpuUsPerJob.redis)}); enqueue / addBulk ${fmt(ratio(e.keysPerSecond, e.addBulkPerSecond))}`,
     );
   }
-  out.push('');
-  out.push(`ratios: pipeline/in-process ${fmt(r.ratios.pipelineVsInProcess)}, pipeline/ceiling ${fmt(r.ratios.pipelineVsCeiling)}, pipeline/naive ${fmt(r.ratios.pipelineVsNaive)}`);
-  for (const [name, rr] of Object.entries(r.roundRatios)) out.push(`  ${name} per round: ${rr.perRound.map(fmt).join(', ')} (median ${fmt(rr.median)})`);
-  for (const t of r.targets) {
-    const miss = t.comparison === 'within' ? Math.abs((t.measured ?? 0) - t.target) - (t.tolerance ?? 0) : t.target - (t.measured ?? 0);
-    const verdict = t.met === null ? 'not measured' : t.met ? 'met' : `missed by ${fmt(miss)} (${((miss / t.target) * 100).toFixed(1)}%)`;
-    const bound = t.comparison === 'within' ? `${t.target} ± ${t.tolerance}` : `≥ ${t.target}`;
-    out.push(`  target ${t.what} ${bound}: ${t.measured === null ? '-' : fmt(t.measured)} (${verdict})`);
-  }
-  const rssAt = Object.entries(r.rssAtMb).map(([n, mb]) => `${Number(n).toLocaleString('en-US')} images ${mb} MB`);
-  out.push(`worker peak RSS: ${r.rssPeakMb === null ? 'unknown' : `${r.rssPeakMb} MB`}${rssAt.length ? `; RSS after ${rssAt.join(', after ')}` : ''}`);
-  out.push('');
-  out.push(...stageTable(r));
+  out.push(...otherTargets.map(targetLine));
   if (r.sweep) {
     out.push('');
     const workerCounts = Object.keys(r.sweep[0]?.pipeline ?? {});
@@ -153,19 +191,87 @@ export function formatReport(r: BenchReport): string {
     }
     out.push('sweep (images/s):');
     out.push(...table(sweepRows));
+    if (r.sets && r.sets.length > 1) out.push(`  (on the ${r.sets[0].name} set)`);
   }
-  if (r.serve) out.push('', formatServeLoad(r.serve));
+  if (r.serve) out.push('', formatServeLoad(r.serve), ...(r.sets && r.sets.length > 1 ? [`  (on the ${r.sets[0].name} set)`] : []));
   for (const w of r.warnings) out.push(`warning: ${w}`);
   return `${out.join('\n')}\n`;
 }
 
-function stageTable(r: BenchReport): string[] {
-  const columns = (['ceiling', 'inProcess', 'pipeline', 'naive'] as const).filter((c) => r.stages[c]);
+/** One set's part of the text report. `named`: the report has sets, so the section says which. */
+function setSection(set: BenchSetReport, workers: number, named: boolean): string[] {
+  const out: string[] = [];
+  const skipped = set.skipped.length ? `; skipped ${set.skipped.map((k) => `${k.name} (${k.code})`).join(', ')}` : '';
+  if (named) {
+    out.push(`set ${set.name}: ${set.photos} photos from ${set.dir}, mean ${fmt(set.meanBytes / 1e6)} MB and ${fmt(set.meanMegapixels)} MP per photo, ${set.meanViews.toFixed(2)} canvases per photo${skipped}`);
+  } else {
+    out.push(`  photos: ${set.photos} from ${set.dir}${skipped}`);
+  }
+  const rows: string[][] = [['measurement', 'images/s', 'images', 'seconds', 'avg batch', 'CPU ms/image', 'other load']];
+  const phaseRow = (name: string, p: PhaseResult | null) => {
+    const others = p?.contention == null ? '-' : `${Math.round(p.contention * 100)}%`;
+    if (p) rows.push([name, fmt(p.imagesPerSecond), String(p.images), p.seconds.toFixed(2), p.averageBatchSize === null ? '-' : fmt(p.averageBatchSize), fmt(p.cpuMsPerImage), others]);
+  };
+  phaseRow('ceiling', set.phases.ceiling);
+  phaseRow('in-process', set.phases.inProcess);
+  phaseRow(`pipeline (${workers}w)`, set.phases.pipeline);
+  phaseRow('naive', set.phases.naive);
+  if (rows.length > 1) out.push(...table(rows));
+  const by = set.phases.pipeline?.cpuMsPerImageBy;
+  if (by) out.push(`pipeline CPU ms/image: workers ${fmt(by.workers)}, redis-server ${fmt(by.redis)}`);
+  out.push(`ratios: pipeline/in-process ${fmt(set.ratios.pipelineVsInProcess)}, pipeline/ceiling ${fmt(set.ratios.pipelineVsCeiling)}, pipeline/naive ${fmt(set.ratios.pipelineVsNaive)}`);
+  for (const [name, rr] of Object.entries(set.roundRatios)) out.push(`  ${name} per round: ${rr.perRound.map(fmt).join(', ')} (median ${fmt(rr.median)})`);
+  out.push(...set.targets.map(targetLine));
+  const rssAt = Object.entries(set.rssAtMb).map(([n, mb]) => `${Number(n).toLocaleString('en-US')} images ${mb} MB`);
+  out.push(`worker peak RSS: ${set.rssPeakMb === null ? 'unknown' : `${set.rssPeakMb} MB`}${rssAt.length ? `; RSS after ${rssAt.join(', after ')}` : ''}`);
+  const stages = stageTable(set.stages);
+  if (stages.length > 1) out.push('', ...stages);
+  return out;
+}
+
+function targetLine(t: TargetCheck): string {
+  const miss = t.comparison === 'within' ? Math.abs((t.measured ?? 0) - t.target) - (t.tolerance ?? 0) : t.target - (t.measured ?? 0);
+  const verdict = t.met === null ? 'not measured' : t.met ? 'met' : `missed by ${fmt(miss)} (${((miss / t.target) * 100).toFixed(1)}%)`;
+  const bound = t.comparison === 'within' ? `${t.target} ± ${t.tolerance}` : `≥ ${t.target}`;
+  return `  target ${t.what} ${bound}: ${t.measured === null ? '-' : fmt(t.measured)} (${verdict})`;
+}
+
+/** A report without `sets` read as its one set: the top-level figures, every target with them. */
+function legacySet(r: BenchReport): BenchSetReport {
+  return {
+    name: 'samples',
+    dir: r.settings.imagesDir,
+    photos: r.settings.photos.length,
+    photoNames: r.settings.photos,
+    skipped: r.settings.skipped,
+    meanBytes: Number.NaN,
+    meanMegapixels: Number.NaN,
+    meanViews: r.model.meanViews ?? 1,
+    ceiling: r.ceiling,
+    inProcess: r.inProcess,
+    pipeline: r.pipeline,
+    naive: r.naive,
+    ratios: r.ratios,
+    rssPeakMb: r.rssPeakMb,
+    rssAtMb: r.rssAtMb,
+    averageBatchSize: r.averageBatchSize,
+    cpuMsPerImage: r.cpuMsPerImage,
+    contention: r.contention,
+    stages: r.stages,
+    phases: { ceiling: r.phases.ceiling, inProcess: r.phases.inProcess, pipeline: r.phases.pipeline, naive: r.phases.naive },
+    roundsMeasured: r.roundsMeasured,
+    roundRatios: r.roundRatios,
+    targets: r.targets,
+  };
+}
+
+function stageTable(stages: BenchSetReport['stages']): string[] {
+  const columns = (['ceiling', 'inProcess', 'pipeline', 'naive'] as const).filter((c) => stages[c]);
   const names: string[] = [];
-  for (const c of columns) for (const n of Object.keys(r.stages[c] ?? {})) if (!names.includes(n)) names.push(n);
+  for (const c of columns) for (const n of Object.keys(stages[c] ?? {})) if (!names.includes(n)) names.push(n);
   const rows = [['stage p50/p95 ms', ...columns]];
   for (const n of names) rows.push([n, ...columns.map((c) => {
-    const q = r.stages[c]?.[n];
+    const q = stages[c]?.[n];
     return q ? `${fmt(q.p50)} / ${fmt(q.p95)}` : '-';
   })]);
   return table(rows);

@@ -5,9 +5,10 @@ import type { DecodeOptions } from '../detectors/detector';
 import { LoadedModel, loadModel } from '../engine/build-engine';
 import { PrivateRedis, startPrivateRedis } from '../queue/private-redis';
 import type { ServeLoadRow } from '../serve/serve-load';
-import { BenchImageSet, loadBenchImages, materializeImages, meanViews } from './bench-images';
-import { BenchOptions, BenchPhase, effectiveConcurrency } from './bench-options';
-import type { BenchReport, SweepRow, TargetCheck } from './bench-report';
+import { BenchImageSet, loadBenchImages, materializeImages, meanBytes, meanMegapixels, meanViews } from './bench-images';
+import { BenchOptions, BenchPhase, BenchSetName, effectiveConcurrency } from './bench-options';
+import type { BenchReport, BenchSetReport, SetPhase, SweepRow, TargetCheck } from './bench-report';
+import { ensureCameraSet } from './camera-set';
 import { measureCeiling } from './ceiling';
 import { EnqueueRate, measureEnqueue } from './enqueue-rate';
 import { measureInProcess } from './in-process';
@@ -18,27 +19,40 @@ import { measureServe } from './serve-phase';
 import type { ProgressSink } from './progress';
 import { median, ratio } from './stats';
 
-/** The parts every measurement shares: the loaded model, the photos, the work folder, Redis. */
+/** The parts every measurement shares: the loaded model, the work folder, Redis. */
 interface BenchContext {
   options: Readonly<BenchOptions>;
   model: LoadedModel;
   decode: DecodeOptions;
-  set: BenchImageSet;
   workDir: string;
-  sourceDir: string;
-  keys: string[];
   redis?: PrivateRedis;
   progress: ProgressSink;
 }
 
+/** One photo set with its images laid out for the queue measurements. */
+interface SetContext {
+  name: BenchSetName;
+  set: BenchImageSet;
+  /** `count` images (links to the photos) for the pipeline and naive measurements. */
+  sourceDir: string;
+  keys: string[];
+  resultsDir: string;
+}
+
+type SetRounds = Record<SetPhase, PhaseResult[]>;
+
+/** The measurements taken once per photo set; the others (enqueue, sweep, serve) are taken once. */
+const PER_SET: readonly BenchPhase[] = ['ceiling', 'in-process', 'pipeline', 'naive'];
+
 /**
  * Runs the benchmark: loads the model once (its inference thread serves the ceiling and in-process
- * measurements), decodes the photos, lays out `count` images in a temp folder, starts a private
- * redis-server for the queue measurements, then measures ceiling → in-process → pipeline → naive in
- * that order `rounds` times (interleaved, so drift in the machine's load hits every measurement
- * alike) and reports the median round of each; the enqueue rate; with `sweep`, the table against
- * batch size and worker processes; with `serve`, the HTTP API under load. Everything it started is
- * stopped and removed, also on failure.
+ * measurements); for each photo set of `--sets` (the camera set made, or reused, first) decodes the
+ * photos and lays out `count` images in a temp folder; starts a private redis-server for the queue
+ * measurements; then measures ceiling → in-process → pipeline → naive on every set in that order
+ * `rounds` times (interleaved, so drift in the machine's load hits every measurement alike) and
+ * reports the median round of each; the enqueue rate; with `sweep`, the table against batch size and
+ * worker processes, and with `serve` the HTTP API under load, both on the first set. Everything it
+ * started is stopped and removed, also on failure.
  */
 export async function runBench(options: Readonly<BenchOptions>, progress: ProgressSink): Promise<BenchReport> {
   const loadStart = os.loadavg()[0];
@@ -47,24 +61,28 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facefleet-bench-'));
   let redis: PrivateRedis | undefined;
   try {
-    const set = await loadBenchImages(options.imagesDir, model.detector.input, options.limits, model.engine.tiling);
-    const sourceDir = path.join(workDir, 'images');
-    const keys = await materializeImages(set, options.count, sourceDir);
+    // Without a per-set measurement only the first set is needed (by the sweep and serve).
+    const names = PER_SET.some((p) => options.phases.has(p)) ? options.sets : options.sets.slice(0, 1);
+    const sets: SetContext[] = [];
+    for (const name of names) sets.push(await loadSet(name, options, model, workDir, progress));
     const queued: BenchPhase[] = ['pipeline', 'naive', 'enqueue'];
     if (queued.some((p) => options.phases.has(p)) || (options.sweep && options.sweepPhases.has('pipeline')) || options.serve) redis = await startPrivateRedis();
     const decode: DecodeOptions = { ...model.detector.defaults, ...(options.model.scoreThreshold !== undefined ? { scoreThreshold: options.model.scoreThreshold } : {}) };
-    const ctx: BenchContext = { options, model, decode, set, workDir, sourceDir, keys, redis, progress };
-    progress.end(`${model.detector.id} ${model.detector.version} loaded in ${Math.round(model.loadMs)} ms; ${set.images.length} photos${set.skipped.length ? `, ${set.skipped.length} skipped (undecodable)` : ''}`);
+    const ctx: BenchContext = { options, model, decode, workDir, redis, progress };
+    progress.end(`${model.detector.id} ${model.detector.version} loaded in ${Math.round(model.loadMs)} ms; ${sets.map((s) => `${s.name} ${s.set.images.length} photos${s.set.skipped.length ? ` (${s.set.skipped.length} skipped, undecodable)` : ''}`).join(', ')}`);
 
-    const rounds: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', PhaseResult[]> = { ceiling: [], inProcess: [], pipeline: [], naive: [] };
+    const rounds = new Map<SetContext, SetRounds>(sets.map((s) => [s, { ceiling: [], inProcess: [], pipeline: [], naive: [] }]));
     const enqueueRounds: EnqueueRate[] = [];
     const batch = options.model.batch;
     for (let r = 0; r < options.rounds; r++) {
       const tag = options.rounds > 1 ? ` (round ${r + 1}/${options.rounds})` : '';
-      if (options.phases.has('ceiling')) rounds.ceiling.push(await step(ctx, `ceiling${tag}`, () => ceilingAt(ctx, batch)));
-      if (options.phases.has('in-process')) rounds.inProcess.push(await step(ctx, `in-process${tag}`, () => inProcessAt(ctx, batch)));
-      if (options.phases.has('pipeline')) rounds.pipeline.push(await step(ctx, `pipeline, ${options.workers} worker process(es)${tag}`, () => pipelineAt(ctx, batch, options.workers)));
-      if (options.phases.has('naive')) rounds.naive.push(await step(ctx, `naive${tag}`, () => naiveRun(ctx)));
+      for (const s of sets) {
+        const mine = rounds.get(s)!;
+        if (options.phases.has('ceiling')) mine.ceiling.push(await step(ctx, `${s.name}: ceiling${tag}`, () => ceilingAt(ctx, s, batch)));
+        if (options.phases.has('in-process')) mine.inProcess.push(await step(ctx, `${s.name}: in-process${tag}`, () => inProcessAt(ctx, s, batch)));
+        if (options.phases.has('pipeline')) mine.pipeline.push(await step(ctx, `${s.name}: pipeline, ${options.workers} worker process(es)${tag}`, () => pipelineAt(ctx, s, batch, options.workers)));
+        if (options.phases.has('naive')) mine.naive.push(await step(ctx, `${s.name}: naive${tag}`, () => naiveRun(ctx, s)));
+      }
       if (options.phases.has('enqueue')) {
         progress.phase(`enqueue, ${options.enqueueKeys.toLocaleString('en-US')} keys${tag}`);
         const e = await measureEnqueue({ redisUrl: redis!.url, keys: options.enqueueKeys, workDir, model: model.detector.id }, progress);
@@ -72,25 +90,36 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
         enqueueRounds.push(e);
       }
     }
-    const sweep = options.sweep ? await runSweep(ctx) : null;
+    const sweep = options.sweep ? await runSweep(ctx, sets[0]) : null;
     let serve: ServeLoadRow[] | null = null;
     if (options.serve) {
-      progress.phase('serve: POST /v1/detect, closed loop, batching on and off');
-      serve = await measureServe(set, { redisUrl: redis!.url, model: options.model, seconds: options.serveSeconds }, progress);
+      progress.phase(`serve: POST /v1/detect, closed loop, batching on and off (${sets[0].name} set)`);
+      serve = await measureServe(sets[0].set, { redisUrl: redis!.url, model: options.model, seconds: options.serveSeconds }, progress);
     }
-    const phases = {
-      ceiling: medianOf(rounds.ceiling),
-      inProcess: medianOf(rounds.inProcess),
-      pipeline: medianOf(rounds.pipeline) as PipelineResult | null,
-      naive: medianOf(rounds.naive),
-      enqueue: enqueueRounds.length ? [...enqueueRounds].sort((a, b) => a.keysPerSecond - b.keysPerSecond)[Math.floor((enqueueRounds.length - 1) / 2)] : null,
-    };
-    return buildReport(ctx, phases, rounds, enqueueRounds, sweep, serve, loadStart);
+    const enqueue = enqueueRounds.length ? [...enqueueRounds].sort((a, b) => a.keysPerSecond - b.keysPerSecond)[Math.floor((enqueueRounds.length - 1) / 2)] : null;
+    const setReports = sets.map((s) => buildSetReport(ctx, s, rounds.get(s)!));
+    return buildReport(ctx, setReports, enqueue, enqueueRounds, sweep, serve, loadStart);
   } finally {
     await model.close().catch(() => undefined);
     await redis?.stop().catch(() => undefined);
     await fs.rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Decodes one set's photos (making the camera photos first) and lays out its `count` images. */
+async function loadSet(name: BenchSetName, options: Readonly<BenchOptions>, model: LoadedModel, workDir: string, progress: ProgressSink): Promise<SetContext> {
+  let dir = options.imagesDir;
+  if (name === 'camera') {
+    progress.phase(`camera set: 12 MP JPEGs from ${options.cameraSourceDir}`);
+    const camera = await ensureCameraSet(options.cameraSourceDir, undefined, (done, total) => progress.update(done, total, 'photos'));
+    const mb = camera.photos.reduce((n, p) => n + p.bytes, 0) / camera.photos.length / 1e6;
+    progress.end(`${camera.photos.length} photos, mean ${mb.toFixed(2)} MB per photo, ${camera.reused ? 'reused from' : 'written to'} ${camera.dir}`);
+    dir = camera.dir;
+  }
+  const set = await loadBenchImages(dir, model.detector.input, options.limits, model.engine.tiling);
+  const sourceDir = path.join(workDir, name, 'images');
+  const keys = await materializeImages(set, options.count, sourceDir);
+  return { name, set, sourceDir, keys, resultsDir: path.join(workDir, name, 'results') };
 }
 
 async function step<T extends PhaseResult>(ctx: BenchContext, label: string, run: () => Promise<T>): Promise<T> {
@@ -100,13 +129,13 @@ async function step<T extends PhaseResult>(ctx: BenchContext, label: string, run
   return result;
 }
 
-function ceilingAt(ctx: BenchContext, batch: number): Promise<PhaseResult> {
-  return measureCeiling(ctx.model.session, ctx.model.detector, ctx.set, { batch, seconds: ctx.options.seconds }, ctx.progress);
+function ceilingAt(ctx: BenchContext, s: SetContext, batch: number): Promise<PhaseResult> {
+  return measureCeiling(ctx.model.session, ctx.model.detector, s.set, { batch, seconds: ctx.options.seconds }, ctx.progress);
 }
 
-function inProcessAt(ctx: BenchContext, batch: number): Promise<PhaseResult> {
+function inProcessAt(ctx: BenchContext, s: SetContext, batch: number): Promise<PhaseResult> {
   const { options } = ctx;
-  return measureInProcess(ctx.model.detector, ctx.model.session, ctx.set, {
+  return measureInProcess(ctx.model.detector, ctx.model.session, s.set, {
     batch,
     maxWaitMs: options.model.maxWaitMs,
     concurrency: effectiveConcurrency(options, batch),
@@ -117,21 +146,21 @@ function inProcessAt(ctx: BenchContext, batch: number): Promise<PhaseResult> {
   }, ctx.progress);
 }
 
-function pipelineAt(ctx: BenchContext, batch: number, workers: number): Promise<PipelineResult> {
+function pipelineAt(ctx: BenchContext, s: SetContext, batch: number, workers: number): Promise<PipelineResult> {
   return measurePipeline({
     redisUrl: ctx.redis!.url,
     model: ctx.options.model,
     batch,
     workers,
     concurrency: effectiveConcurrency(ctx.options, batch),
-    sourceDir: ctx.sourceDir,
-    keys: ctx.keys,
-    resultsDir: path.join(ctx.workDir, 'results'),
+    sourceDir: s.sourceDir,
+    keys: s.keys,
+    resultsDir: s.resultsDir,
     profileDir: ctx.options.profileDir,
   }, ctx.progress);
 }
 
-function naiveRun(ctx: BenchContext): Promise<PhaseResult> {
+function naiveRun(ctx: BenchContext, s: SetContext): Promise<PhaseResult> {
   return measureNaive({
     redisUrl: ctx.redis!.url,
     modelPath: ctx.model.modelPath,
@@ -139,16 +168,16 @@ function naiveRun(ctx: BenchContext): Promise<PhaseResult> {
     threads: ctx.options.model.threads,
     decode: ctx.decode,
     limits: ctx.options.limits,
-    sourceDir: ctx.sourceDir,
-    keys: ctx.keys,
-    resultsDir: path.join(ctx.workDir, 'results'),
+    sourceDir: s.sourceDir,
+    keys: s.keys,
+    resultsDir: s.resultsDir,
     seconds: ctx.options.seconds,
     tiling: ctx.model.engine.tiling,
   }, ctx.progress);
 }
 
-/** Images/s against batch size (ceiling, in-process, pipeline with each worker count), one round each. */
-async function runSweep(ctx: BenchContext): Promise<SweepRow[]> {
+/** Images/s against batch size (ceiling, in-process, pipeline with each worker count) on one set, one round each. */
+async function runSweep(ctx: BenchContext, s: SetContext): Promise<SweepRow[]> {
   const rows: SweepRow[] = [];
   const batches = ctx.model.detector.dynamicBatch ? ctx.options.sweepBatches : [1];
   for (const b of batches) {
@@ -157,10 +186,10 @@ async function runSweep(ctx: BenchContext): Promise<SweepRow[]> {
       if (p.contention !== null) row.contention = Math.max(row.contention ?? 0, p.contention);
       return p;
     };
-    if (ctx.options.sweepPhases.has('ceiling')) row.ceiling = contended(await step(ctx, `sweep: ceiling, batch ${b}`, () => ceilingAt(ctx, b))).imagesPerSecond;
-    if (ctx.options.sweepPhases.has('in-process')) row.inProcess = contended(await step(ctx, `sweep: in-process, batch ${b}`, () => inProcessAt(ctx, b))).imagesPerSecond;
+    if (ctx.options.sweepPhases.has('ceiling')) row.ceiling = contended(await step(ctx, `sweep: ceiling, batch ${b}`, () => ceilingAt(ctx, s, b))).imagesPerSecond;
+    if (ctx.options.sweepPhases.has('in-process')) row.inProcess = contended(await step(ctx, `sweep: in-process, batch ${b}`, () => inProcessAt(ctx, s, b))).imagesPerSecond;
     for (const k of ctx.options.sweepPhases.has('pipeline') ? ctx.options.sweepWorkers : []) {
-      const p = contended(await step(ctx, `sweep: pipeline, batch ${b}, ${k} worker process(es)`, () => pipelineAt(ctx, b, k)));
+      const p = contended(await step(ctx, `sweep: pipeline, batch ${b}, ${k} worker process(es)`, () => pipelineAt(ctx, s, b, k)));
       row.pipeline[String(k)] = p.imagesPerSecond;
       row.rssPeakMb[String(k)] = (p as PipelineResult).rssPeakMb;
     }
@@ -175,16 +204,15 @@ function medianOf<T extends PhaseResult>(results: T[]): T | null {
   return [...results].sort((a, b) => a.imagesPerSecond - b.imagesPerSecond)[Math.floor((results.length - 1) / 2)];
 }
 
-function buildReport(
-  ctx: BenchContext,
-  phases: BenchReport['phases'],
-  rounds: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', PhaseResult[]>,
-  enqueueRounds: EnqueueRate[],
-  sweep: SweepRow[] | null,
-  serve: ServeLoadRow[] | null,
-  loadStart: number,
-): BenchReport {
-  const { options, model, set } = ctx;
+/** Everything measured on one set: the median round of each measurement, ratios, per-round figures, targets. */
+function buildSetReport(ctx: BenchContext, s: SetContext, rounds: SetRounds): BenchSetReport {
+  const { options } = ctx;
+  const phases = {
+    ceiling: medianOf(rounds.ceiling),
+    inProcess: medianOf(rounds.inProcess),
+    pipeline: medianOf(rounds.pipeline) as PipelineResult | null,
+    naive: medianOf(rounds.naive),
+  };
   const ips = (p: PhaseResult | null) => p?.imagesPerSecond ?? null;
   const ratios = {
     pipelineVsInProcess: ratio(ips(phases.pipeline), ips(phases.inProcess)),
@@ -193,22 +221,8 @@ function buildReport(
   };
   const rssAtMb = phases.pipeline?.rssAtMb ?? {};
   const rssGrowth = rssAtMb['1000'] && rssAtMb['10000'] ? ratio(rssAtMb['10000'], rssAtMb['1000']) : null;
-  const check = (what: string, target: number, measured: number | null, tolerance?: number): TargetCheck => ({
-    what,
-    target,
-    comparison: tolerance === undefined ? 'atLeast' : 'within',
-    ...(tolerance === undefined ? {} : { tolerance }),
-    measured,
-    met: measured === null ? null : tolerance === undefined ? measured >= target : Math.abs(measured - target) <= tolerance + 1e-9,
-  });
-  const warnings = [...model.warnings];
-  for (const [name, p] of Object.entries(phases)) if (p && 'failed' in p && p.failed > 0) warnings.push(`${name}: ${p.failed} images failed`);
-  const loadEnd = os.loadavg()[0];
-  const contended = Object.entries(phases).filter(([, p]) => p && 'contention' in p && (p.contention ?? 0) > 0.1).map(([k, p]) => `${k} ${Math.round(((p as PhaseResult).contention ?? 0) * 100)}%`);
-  if (contended.length) warnings.push(`other processes used part of the machine's CPU during: ${contended.join(', ')}; those figures are below this machine's capacity`);
-  if (Math.max(loadStart, loadEnd) > os.cpus().length) warnings.push(`the load average (${loadStart.toFixed(1)} → ${loadEnd.toFixed(1)}) exceeded the ${os.cpus().length} CPUs: other work shared the machine, so compare ratios, not absolute figures`);
   const roundsMeasured: Record<string, number[]> = {};
-  const roundRatios: BenchReport['roundRatios'] = {};
+  const roundRatios: BenchSetReport['roundRatios'] = {};
   if (options.rounds > 1) {
     const pairs = [['pipelineVsInProcess', 'inProcess'], ['pipelineVsCeiling', 'ceiling'], ['pipelineVsNaive', 'naive']] as const;
     for (const [name, other] of pairs) {
@@ -217,19 +231,82 @@ function buildReport(
       roundRatios[name] = { perRound, median: median(perRound.filter((v): v is number => v !== null)) };
     }
     for (const [k, list] of Object.entries(rounds)) if (list.length) roundsMeasured[k] = list.map((p) => p.imagesPerSecond);
-    if (enqueueRounds.length) roundsMeasured.enqueue = enqueueRounds.map((e) => e.keysPerSecond);
   }
   // With rounds, a target is judged on the median of the per-round ratios.
   const byRound = (name: string) => (roundRatios[name] ? ' (median of rounds)' : '');
   const targets = [
     check(`pipeline / in-process${byRound('pipelineVsInProcess')}`, 0.95, roundRatios.pipelineVsInProcess?.median ?? ratios.pipelineVsInProcess),
     check(`pipeline / naive${byRound('pipelineVsNaive')}`, 2, roundRatios.pipelineVsNaive?.median ?? ratios.pipelineVsNaive),
-    check('enqueue keys/s', 20_000, phases.enqueue?.keysPerSecond ?? null),
     check('RSS after 10,000 / after 1,000 images', 1, rssGrowth, 0.1),
   ];
+  const each = <T>(f: (p: PhaseResult | null) => T) => ({ ceiling: f(phases.ceiling), inProcess: f(phases.inProcess), pipeline: f(phases.pipeline), naive: f(phases.naive) });
+  return {
+    name: s.name,
+    dir: s.set.dir,
+    photos: s.set.images.length,
+    photoNames: s.set.images.map((i) => i.name),
+    skipped: s.set.skipped,
+    meanBytes: Math.round(meanBytes(s.set)),
+    meanMegapixels: Math.round(meanMegapixels(s.set) * 100) / 100,
+    meanViews: meanViews(s.set),
+    ...each(ips),
+    ratios,
+    rssPeakMb: phases.pipeline?.rssPeakMb ?? null,
+    rssAtMb,
+    averageBatchSize: { inProcess: phases.inProcess?.averageBatchSize ?? null, pipeline: phases.pipeline?.averageBatchSize ?? null },
+    cpuMsPerImage: each((p) => p?.cpuMsPerImage ?? null),
+    contention: each((p) => p?.contention ?? null),
+    stages: each((p) => p?.stages ?? null),
+    phases,
+    roundsMeasured,
+    roundRatios,
+    targets,
+  };
+}
+
+function check(what: string, target: number, measured: number | null, tolerance?: number): TargetCheck {
+  return {
+    what,
+    target,
+    comparison: tolerance === undefined ? 'atLeast' : 'within',
+    ...(tolerance === undefined ? {} : { tolerance }),
+    measured,
+    met: measured === null ? null : tolerance === undefined ? measured >= target : Math.abs(measured - target) <= tolerance + 1e-9,
+  };
+}
+
+/** The whole report: the sets, the enqueue rate, the sweep and serve, with the first set's figures at the top level. */
+function buildReport(
+  ctx: BenchContext,
+  sets: BenchSetReport[],
+  enqueue: EnqueueRate | null,
+  enqueueRounds: EnqueueRate[],
+  sweep: SweepRow[] | null,
+  serve: ServeLoadRow[] | null,
+  loadStart: number,
+): BenchReport {
+  const { options, model } = ctx;
+  const top = sets[0];
+  const warnings = [...model.warnings];
+  const named = sets.length > 1;
+  const contended: string[] = [];
+  for (const set of sets) {
+    const label = (k: string) => (named ? `${set.name} ${k}` : k);
+    for (const [k, p] of Object.entries(set.phases)) {
+      if (p && p.failed > 0) warnings.push(`${label(k)}: ${p.failed} images failed`);
+      if (p && (p.contention ?? 0) > 0.1) contended.push(`${label(k)} ${Math.round((p.contention ?? 0) * 100)}%`);
+    }
+  }
+  const loadEnd = os.loadavg()[0];
+  if (contended.length) warnings.push(`other processes used part of the machine's CPU during: ${contended.join(', ')}; those figures are below this machine's capacity`);
+  if (Math.max(loadStart, loadEnd) > os.cpus().length) warnings.push(`the load average (${loadStart.toFixed(1)} → ${loadEnd.toFixed(1)}) exceeded the ${os.cpus().length} CPUs: other work shared the machine, so compare ratios, not absolute figures`);
+  const roundsMeasured = { ...top.roundsMeasured };
+  if (options.rounds > 1 && enqueueRounds.length) roundsMeasured.enqueue = enqueueRounds.map((e) => e.keysPerSecond);
+  // The top-level list keeps its order from before sets: the enqueue target third.
+  const targets = [top.targets[0], top.targets[1], check('enqueue keys/s', 20_000, enqueue?.keysPerSecond ?? null), top.targets[2]];
   const input = model.detector.input;
   return {
-    model: { id: model.detector.id, version: model.detector.version, path: model.modelPath, canvas: { width: input.width, height: input.height }, dynamicBatch: model.detector.dynamicBatch, maxTiles: model.engine.tiling?.maxTiles ?? 0, meanViews: meanViews(set) },
+    model: { id: model.detector.id, version: model.detector.version, path: model.modelPath, canvas: { width: input.width, height: input.height }, dynamicBatch: model.detector.dynamicBatch, maxTiles: model.engine.tiling?.maxTiles ?? 0, meanViews: top.meanViews },
     settings: {
       batch: options.model.batch,
       threads: options.model.threads,
@@ -239,9 +316,9 @@ function buildReport(
       count: options.count,
       seconds: options.seconds,
       rounds: options.rounds,
-      imagesDir: set.dir,
-      photos: set.images.map((i) => i.name),
-      skipped: set.skipped,
+      imagesDir: top.dir,
+      photos: top.photoNames,
+      skipped: top.skipped,
       enqueueKeys: options.enqueueKeys,
     },
     host: {
@@ -253,35 +330,26 @@ function buildReport(
       loadAverage: { start: Math.round(loadStart * 100) / 100, end: Math.round(loadEnd * 100) / 100 },
       env: Object.fromEntries(['MALLOC_ARENA_MAX', 'UV_THREADPOOL_SIZE', 'NODE_OPTIONS', 'FACEFLEET_DECODE_THREADS', 'FACEFLEET_ORT_ALLOW_SPINNING'].map((k) => [k, process.env[k] ?? null])),
     },
-    ceiling: ips(phases.ceiling),
-    inProcess: ips(phases.inProcess),
-    pipeline: ips(phases.pipeline),
-    naive: ips(phases.naive),
-    enqueuePerSecond: phases.enqueue?.keysPerSecond ?? null,
-    enqueueAddBulkPerSecond: phases.enqueue?.addBulkPerSecond ?? null,
-    ratios,
-    rssPeakMb: phases.pipeline?.rssPeakMb ?? null,
-    rssAtMb,
-    averageBatchSize: { inProcess: phases.inProcess?.averageBatchSize ?? null, pipeline: phases.pipeline?.averageBatchSize ?? null },
-    cpuMsPerImage: {
-      ceiling: phases.ceiling?.cpuMsPerImage ?? null,
-      inProcess: phases.inProcess?.cpuMsPerImage ?? null,
-      pipeline: phases.pipeline?.cpuMsPerImage ?? null,
-      naive: phases.naive?.cpuMsPerImage ?? null,
-    },
-    contention: {
-      ceiling: phases.ceiling?.contention ?? null,
-      inProcess: phases.inProcess?.contention ?? null,
-      pipeline: phases.pipeline?.contention ?? null,
-      naive: phases.naive?.contention ?? null,
-    },
-    stages: { ceiling: phases.ceiling?.stages ?? null, inProcess: phases.inProcess?.stages ?? null, pipeline: phases.pipeline?.stages ?? null, naive: phases.naive?.stages ?? null },
-    phases,
+    ceiling: top.ceiling,
+    inProcess: top.inProcess,
+    pipeline: top.pipeline,
+    naive: top.naive,
+    enqueuePerSecond: enqueue?.keysPerSecond ?? null,
+    enqueueAddBulkPerSecond: enqueue?.addBulkPerSecond ?? null,
+    ratios: top.ratios,
+    rssPeakMb: top.rssPeakMb,
+    rssAtMb: top.rssAtMb,
+    averageBatchSize: top.averageBatchSize,
+    cpuMsPerImage: top.cpuMsPerImage,
+    contention: top.contention,
+    stages: top.stages,
+    phases: { ...top.phases, enqueue },
     roundsMeasured,
-    roundRatios,
+    roundRatios: top.roundRatios,
     targets,
     sweep,
     serve,
+    sets,
     warnings,
   };
 }

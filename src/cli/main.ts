@@ -121,6 +121,7 @@ export function buildProgram(): Command {
 
   modelOptions(program.command('bench').description('measure ceiling, in-process, pipeline, naive and enqueue throughput side by side on this machine'))
     .option('--images <dir>', 'photos to run on; undecodable files are skipped (default: the bundled samples)')
+    .option('--sets <list>', 'photo sets to measure: samples (the --images photos), camera (12 MP JPEGs made from the bundled samples), or samples,camera', 'samples,camera')
     .option('--count <n>', 'images per measurement (the photos repeated)', '400')
     .option('--workers <k>', 'facefleet worker processes of the pipeline measurement', '1')
     .option('--seconds <s>', 'length of the ceiling loop, and the longest the naive worker runs', '10')
