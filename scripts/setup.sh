@@ -13,7 +13,9 @@
 #   /usr/bin/chromium                Debian chromium            the console's browser test
 #   python3: torch numpy onnx pytest Debian python3-torch python3-numpy python3-onnx python3-pytest
 #                                    (MogFace exporter tests; PyPI's Linux torch pulls gigabytes of CUDA)
-#   versitygw, helm                  built with Go by scripts/install-tools.sh into ~/.cache/facefleet-tools
+#   versitygw, helm                  built with Go by scripts/install-tools.sh into ~/.cache/facefleet-tools;
+#                                    without a Go ≥ 1.21 on PATH, the Go toolchain module (golang.org/toolchain)
+#                                    is fetched from the Go module proxy into the same folder first
 #   python3: bullmq                  pip, examples/python/requirements.txt (cross-language producer test)
 #
 # Environment: FACEFLEET_NO_INSTALL=1 prints the plan and installs nothing (exit 0);
@@ -55,11 +57,29 @@ for tool in versitygw helm; do
   [[ -x "$TOOLS_DIR/bin/$tool" ]] || go_tools+=("$tool")
 done
 
+# A Go that can build the tools: one on PATH that is 1.21 or newer (it fetches the toolchain the
+# modules ask for itself), else the toolchain module unpacked here.
+GO_TOOLCHAIN="go1.25.0"
+GO_HOME="$TOOLS_DIR/$GO_TOOLCHAIN"
+go_usable() {
+  local v
+  v="$("$1" env GOVERSION 2>/dev/null)" || return 1
+  [[ "$v" =~ ^go1\.([0-9]+) ]] && ((BASH_REMATCH[1] >= 21))
+}
+go_fetch=0
+if ((${#go_tools[@]})); then
+  if has go && go_usable go; then :
+  elif [[ -x "$GO_HOME/bin/go" ]]; then export PATH="$GO_HOME/bin:$PATH"
+  else go_fetch=1
+  fi
+fi
+
 pip_needed=0
 py_has "$PY" bullmq || pip_needed=1
 
 if ((dry_run)); then
   ((${#debian[@]})) && say "would install Debian packages: ${debian[*]}"
+  ((go_fetch)) && say "would fetch the Go toolchain $GO_TOOLCHAIN (Go module golang.org/toolchain) into $GO_HOME"
   ((${#go_tools[@]})) && say "would build with Go into $TOOLS_DIR/bin: ${go_tools[*]}"
   ((pip_needed)) && say "would install with pip: examples/python/requirements.txt (bullmq)"
   ((${#debian[@]} + ${#go_tools[@]} + pip_needed)) || say "nothing to install"
@@ -83,6 +103,36 @@ if ((${#debian[@]})); then
     say "cannot install as this user; run: sudo apt-get install -y ${debian[*]}"
     exit 1
   fi
+fi
+
+if ((go_fetch)); then
+  proxy="${GOPROXY:-https://proxy.golang.org}"
+  proxy="${proxy%%,*}"
+  arch="$(uname -m)"; case "$arch" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; esac
+  os="$(uname -s | tr '[:upper:]' '[:lower:]')"
+  module="v0.0.1-$GO_TOOLCHAIN.$os-$arch"
+  say "fetching the Go toolchain $GO_TOOLCHAIN (Go module golang.org/toolchain@$module) into $GO_HOME"
+  tmp="$(mktemp -d)"
+  node -e '
+    const [url, zip] = process.argv.slice(1);
+    fetch(url).then(async (r) => {
+      if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+      require("node:fs").writeFileSync(zip, Buffer.from(await r.arrayBuffer()));
+    }).catch((e) => { console.error(String(e)); process.exit(1); });' "$proxy/golang.org/toolchain/@v/$module.zip" "$tmp/go.zip"
+  # The module zip holds golang.org/toolchain@<version>/{bin,pkg,src,...}; zip keeps no file modes here.
+  node -e '
+    const fs = require("node:fs"), path = require("node:path");
+    const { unzipSync } = require("fflate");
+    const [zip, dest] = process.argv.slice(1);
+    for (const [name, data] of Object.entries(unzipSync(fs.readFileSync(zip)))) {
+      const rel = name.replace(/^[^@]*@[^/]*\//, "");
+      if (!rel || name.endsWith("/")) continue;
+      const file = path.join(dest, rel);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, data, { mode: /^(bin|pkg\/tool)\//.test(rel) ? 0o755 : 0o644 });
+    }' "$tmp/go.zip" "$GO_HOME"
+  rm -rf "$tmp"
+  export PATH="$GO_HOME/bin:$PATH"
 fi
 
 if ((${#go_tools[@]})); then

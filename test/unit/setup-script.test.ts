@@ -45,6 +45,7 @@ describe('scripts/setup.sh --dry-run', () => {
     const lines = plan({ commands: [], chromium: false, python: false, tools: [] }, 'bare');
     expect(lines).toEqual([
       `setup: would install Debian packages: ${ALL_DEBIAN.join(' ')}`,
+      expect.stringMatching(/^setup: would fetch the Go toolchain go1\.25\.0 \(Go module golang\.org\/toolchain\) into .*$/),
       expect.stringMatching(/^setup: would build with Go into .*: versitygw helm$/),
       'setup: would install with pip: examples/python/requirements.txt (bullmq)',
     ]);
@@ -71,7 +72,32 @@ describe('scripts/setup.sh --dry-run', () => {
 
   it('plans only chromium, or only the Go tool that is missing', () => {
     expect(plan({ commands: COMMANDS, chromium: false, python: true, tools: ['versitygw', 'helm'] }, 'no-chromium')).toEqual(['setup: would install Debian packages: chromium']);
-    expect(plan({ commands: COMMANDS, chromium: true, python: true, tools: ['versitygw'] }, 'no-helm')).toEqual([expect.stringMatching(/would build with Go into .*: helm$/)]);
+    expect(plan({ commands: COMMANDS, chromium: true, python: true, tools: ['versitygw'] }, 'no-helm')).toEqual([
+      expect.stringMatching(/would fetch the Go toolchain/),
+      expect.stringMatching(/would build with Go into .*: helm$/),
+    ]);
+  });
+
+  it('uses a Go 1.21 or newer from PATH, and fetches the toolchain beside an older one', () => {
+    const goStub = (version: string, label: string) => {
+      const dir = stubs(label, []);
+      fs.writeFileSync(path.join(dir, 'go'), `#!/bin/sh\necho ${version}\n`);
+      fs.chmodSync(path.join(dir, 'go'), 0o755);
+      return dir;
+    };
+    for (const [version, fetches] of [['go1.26.8', false], ['go1.19.8', true]] as const) {
+      const bin = stubs(`go-${version}-bin`, COMMANDS);
+      for (const c of fs.readdirSync(goStub(version, `go-${version}`))) fs.copyFileSync(path.join(tmp, `go-${version}`, c), path.join(bin, c));
+      fs.chmodSync(path.join(bin, 'go'), 0o755);
+      const py = path.join(stubs(`go-${version}-py`, ['python3']), 'python3');
+      const chromium = path.join(stubs(`go-${version}-chromium`, ['chromium']), 'chromium');
+      const run = spawnSync('/bin/bash', [script, '--dry-run'], {
+        encoding: 'utf8',
+        env: { PATH: bin, HOME: tmp, FACEFLEET_TOOLS: path.join(tmp, `go-${version}-tools`), FACEFLEET_SETUP_PYTHON: py, FACEFLEET_SETUP_OS_PYTHON: py, FACEFLEET_SETUP_CHROMIUM: chromium },
+      });
+      expect({ version, fetch: run.stderr.includes('would fetch the Go toolchain') }).toEqual({ version, fetch: fetches });
+      expect(run.stderr).toContain('would build with Go');
+    }
   });
 
   it('installs nothing with FACEFLEET_NO_INSTALL=1, and says what it would do', () => {
