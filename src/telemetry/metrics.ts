@@ -34,7 +34,7 @@ export class FleetMetrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'facefleet_' });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     const seconds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
     this.queueJobs = new Gauge({ name: 'facefleet_queue_jobs', help: 'Jobs in the queue by state.', labelNames: ['queue', 'state'], registers });
     this.oldestWaitingAge = new Gauge({ name: 'facefleet_queue_oldest_waiting_age_seconds', help: 'Age of the oldest waiting job.', labelNames: ['queue'], registers });

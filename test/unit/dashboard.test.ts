@@ -44,9 +44,15 @@ describe('dashboards/facefleet.json', () => {
     expect(unfiltered).toEqual([]);
   });
 
-  it('uses only facefleet metrics and the scrape health', () => {
+  it('uses only facefleet metrics, the standard process and Node.js metrics, and the scrape health', () => {
     const names = new Set(expressions.flatMap((e) => selectors(e.expr).map((s) => s.name)));
-    expect([...names].filter((n) => n !== 'up' && !n.startsWith('facefleet_'))).toEqual([]);
+    expect([...names].filter((n) => n !== 'up' && !/^(facefleet|process|nodejs)_/.test(n))).toEqual([]);
+  });
+
+  it("joins every standard process or Node.js metric with facefleet_worker_info, so that other jobs' series stay out", () => {
+    const standard = expressions.filter((e) => selectors(e.expr).some((s) => /^(process|nodejs)_/.test(s.name)));
+    expect(standard.length).toBeGreaterThan(0);
+    for (const e of standard) expect(e.expr).toMatch(/facefleet_worker_info/);
   });
 
   it('keeps every panel id unique and every panel on the prometheus datasource variable', () => {
@@ -95,7 +101,7 @@ describe('the PromQL scanner the metric cross-check relies on', () => {
 
   it('finds every metric of the rule file', () => {
     const names = readRuleGroups().flatMap((g) => g.rules.flatMap((r) => selectors(r.expr).map((s) => s.name)));
-    expect(names).toEqual(expect.arrayContaining(['up', 'facefleet_queue_jobs', 'facefleet_process_resident_memory_bytes', 'facefleet_batch_stage_duration_seconds_bucket']));
-    expect(names.filter((n) => !/^(up|facefleet_\w+|[a-z_]+:[a-z_0-9:]+)$/.test(n))).toEqual([]);
+    expect(names).toEqual(expect.arrayContaining(['up', 'facefleet_queue_jobs', 'process_resident_memory_bytes', 'facefleet_batch_stage_duration_seconds_bucket']));
+    expect(names.filter((n) => !/^(up|facefleet_\w+|process_cpu_seconds_total|process_resident_memory_bytes|[a-z_]+:[a-z_0-9:]+)$/.test(n))).toEqual([]);
   });
 });
