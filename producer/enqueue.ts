@@ -5,6 +5,7 @@
 import { Queue } from 'bullmq';
 import cliProgress from 'cli-progress';
 import { watchRun } from '../src/cli/run-progress';
+import { runTtlSeconds } from '../src/config/common';
 import { loadProducerConfig } from '../src/config/producer-config';
 import { enqueueRun } from '../src/producer/enqueue-run';
 import { fromArgs, fromManifest, fromPrefix, SourceKey } from '../src/producer/key-sources';
@@ -24,7 +25,7 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
   const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
   // Without a listener BullMQ prints connection errors with console.error.
   queue.on('error', sayRedisError);
-  const runs = new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix });
+  const runs = new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix }, { ttlSeconds: runTtlSeconds(config.runTtlDays) });
   const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env) });
   const interactive = !config.json && process.stderr.isTTY === true;
   const abort = new AbortController();

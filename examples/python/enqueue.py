@@ -96,12 +96,15 @@ def run_index_key(prefix: str, queue: str) -> str:
 
 
 async def create_run(r: aioredis.Redis, args: argparse.Namespace) -> None:
-    """RunStore.create: keep an existing createdAt (re-running continues the run), unseal, index it."""
+    """RunStore.create: keep an existing createdAt (re-running continues the run), unseal, index it,
+    expire it 30 days after its last change (workers refresh by the record's own "ttl")."""
+    ttl = 30 * 24 * 3600
     key = run_key(args.prefix, args.queue, args.run_id)
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     async with r.pipeline(transaction=True) as pipe:
         pipe.hsetnx(key, "createdAt", now)
-        pipe.hset(key, mapping={"results": args.results, "model": args.model, "sealed": "0"})
+        pipe.hset(key, mapping={"results": args.results, "model": args.model, "sealed": "0", "ttl": str(ttl)})
+        pipe.expire(key, ttl)
         pipe.zadd(run_index_key(args.prefix, args.queue), {args.run_id: int(time.time() * 1000)}, nx=True)
         await pipe.execute()
 

@@ -1,15 +1,17 @@
 import { z } from 'zod';
-import { queueFields } from './common';
+import { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN } from '../queue/job-data';
+import { queueFields, runFields } from './common';
 import { bool, int, parseConfig } from './parse';
 
 const location = z.string().regex(/^(s3:\/\/|file:\/\/\/)/, 'expected an s3://bucket/… or file:///… URL');
 
 const producerSchema = z.object({
   ...queueFields,
+  ...runFields,
   /** Results location URL (required). (env `FACEFLEET_RESULTS`) */
   results: location,
   /** Run id. @defaultValue `run-<UTC timestamp>` */
-  runId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected letters, digits, . _ - (at most 128)').default(() => `run-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+  runId: z.string().regex(RUN_ID_PATTERN, `expected letters, digits, . _ - (at most ${MAX_RUN_ID_LENGTH})`).default(() => `run-${new Date().toISOString().replace(/[:.]/g, '-')}`),
   /** Model id the jobs ask for. @defaultValue `blazeface` (env `FACEFLEET_MODEL`) */
   model: z.enum(['retinaface', 'blazeface', 'mogface']).default('retinaface'),
   /** Enqueue every image under this prefix URL. */
@@ -52,5 +54,6 @@ export function loadProducerConfig(flags: Record<string, unknown>, env: Record<s
     model: 'FACEFLEET_MODEL',
     maxBacklog: 'FACEFLEET_MAX_BACKLOG',
     maxRedisMemoryMb: 'FACEFLEET_MAX_REDIS_MEMORY_MB',
+    runTtlDays: 'FACEFLEET_RUN_TTL_DAYS',
   });
 }

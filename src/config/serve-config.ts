@@ -2,14 +2,15 @@ import os from 'node:os';
 import { z } from 'zod';
 import { FacefleetError } from '../errors';
 import { parseLocation } from '../storage/location';
-import { commonEnv, modelFields, queueFields } from './common';
+import { commonEnv, modelFields, queueFields, runFields } from './common';
 import { bool, int, parseConfig } from './parse';
 
 /** An allowed location: a bucket, a key prefix in one (whole segments), or an absolute folder. */
 const locationPrefix = z
   .string()
   .regex(/^(s3:\/\/[^/\s]+|file:\/\/\/)/, 'expected s3://bucket… or file:///… prefixes')
-  .refine((url) => isLocation(url), { message: 'expected a valid location URL (s3://bucket, s3://bucket/prefix, file:///abs/dir)' });
+  .refine((url) => isLocation(url), { message: 'expected a valid location URL (s3://bucket, s3://bucket/prefix, file:///abs/dir)' })
+  .refine((url) => !/^file:\/\/\/+$/.test(url), { message: '"file:///" is the whole file system: name the folders instead' });
 
 function isLocation(url: string): boolean {
   try {
@@ -23,6 +24,7 @@ function isLocation(url: string): boolean {
 const serveSchema = z.object({
   ...queueFields,
   ...modelFields,
+  ...runFields,
   /** Address the HTTP server binds. Loopback by default; anything else without a token prints a warning. @defaultValue `127.0.0.1` (env `FACEFLEET_SERVE_HOST`) */
   host: z.string().min(1).default('127.0.0.1'),
   /** TCP port; 0 picks a free one. @defaultValue 8080 (env `FACEFLEET_SERVE_PORT`) */
@@ -52,6 +54,33 @@ const serveSchema = z.object({
     .default('')
     .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
     .pipe(z.array(locationPrefix)),
+  /**
+   * `Host` names requests may carry, comma-separated, port ignored; `*` accepts any. Always allowed:
+   * `localhost`, `127.0.0.1`, `[::1]` and the `host` bound (with a wildcard bind such as `0.0.0.0`, also
+   * this machine's host name and interface addresses). Any other `Host` answers 421 `E_MISDIRECTED`, so a
+   * web page that rebinds its DNS name to this server cannot drive it. Name here what clients use: a
+   * Service or ingress name, a load balancer's address. @defaultValue none beyond the above (env
+   * `FACEFLEET_SERVE_ALLOWED_HOSTS`)
+   */
+  allowedHosts: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
+    .pipe(z.array(z.string().regex(/^(\*|[A-Za-z0-9_.-]+|\[?[0-9A-Fa-f:.]+\]?)$/, 'expected host names or addresses without scheme or port, or *'))),
+  /**
+   * Longest time to receive a request's headers, ms; a slower client is disconnected.
+   * @defaultValue 10000 (env `FACEFLEET_SERVE_HEADERS_TIMEOUT_MS`)
+   */
+  headersTimeoutMs: int(100, 600_000).default(10_000),
+  /**
+   * Longest time to receive a whole request, headers and body, counted from its first byte, ms (the
+   * wait for admission included, since a body is read only once admitted). A slower upload is cut with
+   * 408 and frees its admission slot, so slow senders cannot hold every slot. Must exceed
+   * `queueTimeoutMs` and `headersTimeoutMs`. @defaultValue 60000 (env `FACEFLEET_SERVE_REQUEST_TIMEOUT_MS`)
+   */
+  requestTimeoutMs: int(100, 3_600_000).default(60_000),
+  /** How long an idle keep-alive connection stays open, ms. @defaultValue 5000 (env `FACEFLEET_SERVE_KEEP_ALIVE_TIMEOUT_MS`) */
+  keepAliveTimeoutMs: int(100, 600_000).default(5_000),
   /** Serve the web console at `/`. @defaultValue true (env `FACEFLEET_SERVE_CONSOLE`) */
   console: bool().default(true),
   /** Retry attempts of jobs enqueued through `POST /v1/jobs`. @defaultValue 5 (env `FACEFLEET_ATTEMPTS`) */
@@ -90,6 +119,11 @@ export const SERVE_ENV = {
   drainTimeoutMs: 'FACEFLEET_DRAIN_TIMEOUT_MS',
   workerId: 'FACEFLEET_WORKER_ID',
   allowedLocations: 'FACEFLEET_SERVE_ALLOWED_LOCATIONS',
+  allowedHosts: 'FACEFLEET_SERVE_ALLOWED_HOSTS',
+  runTtlDays: 'FACEFLEET_RUN_TTL_DAYS',
+  headersTimeoutMs: 'FACEFLEET_SERVE_HEADERS_TIMEOUT_MS',
+  requestTimeoutMs: 'FACEFLEET_SERVE_REQUEST_TIMEOUT_MS',
+  keepAliveTimeoutMs: 'FACEFLEET_SERVE_KEEP_ALIVE_TIMEOUT_MS',
   console: 'FACEFLEET_SERVE_CONSOLE',
   attempts: 'FACEFLEET_ATTEMPTS',
   maxBacklog: 'FACEFLEET_MAX_BACKLOG',
@@ -105,6 +139,10 @@ export function loadServeConfig(flags: Record<string, unknown>, env: Record<stri
   if (token !== '' && (token.length < 16 || token.length > 4096 || /\s/.test(token))) {
     throw new FacefleetError('E_CONFIG', `invalid configuration:\n  apiToken (env ${API_TOKEN_ENV}): expected 16 to 4096 characters without spaces; given ${token.length} characters (value not shown)`);
   }
+  const order: string[] = [];
+  if (parsed.requestTimeoutMs <= parsed.queueTimeoutMs) order.push(`requestTimeoutMs (env ${SERVE_ENV.requestTimeoutMs}): expected more than queueTimeoutMs (${parsed.queueTimeoutMs}), since a body is read only once admitted; given ${parsed.requestTimeoutMs}`);
+  if (parsed.headersTimeoutMs > parsed.requestTimeoutMs) order.push(`headersTimeoutMs (env ${SERVE_ENV.headersTimeoutMs}): expected at most requestTimeoutMs (${parsed.requestTimeoutMs}); given ${parsed.headersTimeoutMs}`);
+  if (order.length > 0) throw new FacefleetError('E_CONFIG', `invalid configuration:\n  ${order.join('\n  ')}`);
   return Object.freeze({
     ...parsed,
     ...(token !== '' ? { apiToken: token } : {}),

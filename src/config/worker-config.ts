@@ -38,6 +38,7 @@ const workerSchema = z.object({
     .regex(/^\/[^,]*(,\/[^,]*)*$/, 'expected comma-separated absolute paths')
     .transform((v) => v.split(','))
     .refine((roots) => roots.every(isFolderPath), { message: 'expected absolute paths without ".", ".." or empty segments' })
+    .refine((roots) => !roots.some(isFileSystemRoot), { message: '"/" is the whole file system, not a root: name the folders jobs may read and write' })
     .optional(),
   /** Skip images whose result matches their ETag and model version even if the job did not ask. @defaultValue false */
   forceIncremental: bool().default(false),
@@ -51,6 +52,11 @@ function isFolderPath(root: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** True for `/` (or `//`…): a "root" that confines nothing. */
+export function isFileSystemRoot(root: string): boolean {
+  return /^\/+$/.test(root.trim());
 }
 
 /** Worker settings, validated and frozen. */

@@ -20,12 +20,20 @@ export function isImageKey(key: string, extensions: readonly string[] = IMAGE_EX
 
 /**
  * Resolves an argument to a source: a full URL (`s3://…`, `file:///…`) keeps its object key as the
- * result name; anything else is a key relative to `base` (a location URL ending in `/`).
+ * result name; anything else is a key relative to `base` (a location URL ending in `/`). A leading
+ * `./` of a relative key is dropped, as `find .` prints its paths; `..` and inner `.` segments are
+ * still refused (`E_BAD_KEY`).
  */
 export function toSourceKey(arg: string, base: string): SourceKey {
   if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(arg)) return { source: arg, key: parseLocation(arg).key };
   const loc = parseLocation(base);
-  return { source: formatUrl({ ...loc, key: joinKey(loc.key, arg) }), key: joinKey('', arg) };
+  const key = withoutDotSlash(arg);
+  return { source: formatUrl({ ...loc, key: joinKey(loc.key, key) }), key: joinKey('', key) };
+}
+
+/** `./a/b.jpg` → `a/b.jpg` (also `././a`); any other key unchanged. */
+export function withoutDotSlash(key: string): string {
+  return key.replace(/^(\.\/+)+/, '');
 }
 
 /** Every image object under a prefix URL, lazily, named relative to the prefix. */
@@ -70,7 +78,7 @@ export async function* fromManifest(file: string, base: string): AsyncGenerator<
       // A line with both a source URL and a key (as `facefleet failed export` writes) keeps both.
       if (typeof obj.source === 'string' && typeof obj.key === 'string') {
         parseLocation(obj.source);
-        yield { source: obj.source, key: joinKey('', obj.key) };
+        yield { source: obj.source, key: joinKey('', withoutDotSlash(obj.key)) };
         continue;
       }
       value = obj.source ?? obj.key;

@@ -8,6 +8,17 @@ export const JOB_NAME = 'detect';
 /** Version of the job payload contract; bumped on incompatible changes. */
 export const JOB_SCHEMA_VERSION = 1;
 
+/** Longest run id, characters: a run id is part of Redis keys. */
+export const MAX_RUN_ID_LENGTH = 128;
+
+/** What a run id is made of: letters, digits, dot, underscore, dash; 1 to {@link MAX_RUN_ID_LENGTH} characters. */
+export const RUN_ID_PATTERN = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_RUN_ID_LENGTH}}$`);
+
+/** True when `runId` is a valid run id (see {@link RUN_ID_PATTERN}). */
+export function isRunId(runId: unknown): runId is string {
+  return typeof runId === 'string' && RUN_ID_PATTERN.test(runId);
+}
+
 /** Per-job overrides of the detector's decode settings. */
 export const jobOptionsSchema = z
   .object({
@@ -26,7 +37,7 @@ export const jobDataSchema = z
     v: z.literal(JOB_SCHEMA_VERSION).describe('Contract version; always 1.'),
     source: z.string().min(1).max(2048).describe('URL of the image: s3://bucket/key or file:///abs/path.'),
     results: z.string().min(1).max(2048).describe('URL of the results location; the result is written to <results>/<key>.json.'),
-    runId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).describe('Run id: letters, digits, dot, underscore, dash.'),
+    runId: z.string().regex(RUN_ID_PATTERN).describe('Run id: letters, digits, dot, underscore, dash.'),
     model: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/).describe('Model id, e.g. retinaface, blazeface or mogface.'),
     key: z
       .string()

@@ -9,6 +9,8 @@ export const HTTP_ONLY_CODES = {
   E_BAD_REQUEST: 400,
   /** No or a wrong bearer token. */
   E_UNAUTHORIZED: 401,
+  /** The `Host` header names a host this server does not answer to (DNS-rebinding guard). */
+  E_MISDIRECTED: 421,
   /** The admission queue is full or the wait for a slot timed out. */
   E_OVERLOADED: 429,
   /** Starting, draining, or a dependency (Redis, the inference thread) is down. */

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './api-error';
 
 /** The cookie that lets a browser open the queue board, whose pages cannot send a header. */
@@ -8,8 +8,9 @@ export const BOARD_COOKIE = 'facefleet_board';
  * Checks `Authorization: Bearer <token>` against the configured token in constant time (both sides
  * hashed first, so neither the length nor a prefix leaks). The token is kept only as its digest.
  *
- * For the queue board it also issues and checks a cookie: an HMAC of a fixed label keyed by the token,
- * so the cookie is not the token, is worthless once the token changes, and needs no server state.
+ * For the queue board it also issues and checks a cookie: an HMAC of the token keyed by a secret drawn
+ * at random for each instance (each server start), so the cookie is not the token, cannot be computed
+ * from it, and is worthless once the token changes or the server restarts.
  */
 export class BearerAuth {
   private readonly digest: Buffer;
@@ -17,12 +18,15 @@ export class BearerAuth {
 
   constructor(token: string) {
     this.digest = sha256(token);
-    this.boardValue = createHmac('sha256', token).update('facefleet queue board v1').digest('base64url');
+    this.boardValue = createHmac('sha256', randomBytes(32)).update('facefleet queue board v2\n').update(token).digest('base64url');
   }
 
-  /** The `Set-Cookie` value granting the board, for a caller that presented the token. */
-  boardCookie(path: string, maxAgeS: number): string {
-    return `${BOARD_COOKIE}=${this.boardValue}; Path=${path}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}`;
+  /**
+   * The `Set-Cookie` value granting the board, for a caller that presented the token; `secure` adds
+   * `Secure` (the page was served over https), so the browser never sends it over plain http.
+   */
+  boardCookie(path: string, maxAgeS: number, secure = false): string {
+    return `${BOARD_COOKIE}=${this.boardValue}; Path=${path}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure ? '; Secure' : ''}`;
   }
 
   /** True when the `Cookie` header carries the board cookie. */

@@ -5,10 +5,11 @@ import type { DetectionEngine } from '../engine/detection-engine';
 import type { HealthVerdict } from '../telemetry/metrics-server';
 import type { FleetMetrics } from '../telemetry/metrics';
 import { Admission } from './admission';
-import { toApiError } from './api-error';
+import { ApiError, toApiError } from './api-error';
 import { BearerAuth } from './bearer-auth';
 import { consoleAssets } from './console-assets';
 import { detectRoute } from './detect-route';
+import { HostAllowList } from './host-allow-list';
 import { OpenApiCollector } from './openapi';
 import { QUEUES_PATH, queuesBoard } from './queues-board';
 import { errorSchema } from './route-schemas';
@@ -38,7 +39,23 @@ export interface ServerDeps {
   /** Folder of the console's static files; none: no console. */
   consoleDir?: string;
   version: string;
+  /** `Host` names accepted; any other answers 421 `E_MISDIRECTED`. @defaultValue any */
+  allowedHosts?: HostAllowList;
+  /** Connection timeouts, ms: headers received, whole request received, idle keep-alive. @defaultValue 10000, 60000, 5000 */
+  timeouts?: ServerTimeouts;
 }
+
+/** Timeouts of the HTTP server, ms. */
+export interface ServerTimeouts {
+  /** Longest time to receive the headers. */
+  headersMs: number;
+  /** Longest time to receive the whole request (headers and body) from its first byte. */
+  requestMs: number;
+  /** How long an idle keep-alive connection is kept. */
+  keepAliveMs: number;
+}
+
+const DEFAULT_TIMEOUTS: ServerTimeouts = { headersMs: 10_000, requestMs: 60_000, keepAliveMs: 5_000 };
 
 /** The built server and the admission control in front of detection. */
 export interface BuiltServer {
@@ -53,7 +70,17 @@ export interface BuiltServer {
  * `/openapi.json`, detection, the run routes and the console.
  */
 export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
+  const timeouts = deps.timeouts ?? DEFAULT_TIMEOUTS;
   const app = Fastify({
+    // Node enforces the header and request timeouts by sweeping connections every
+    // connectionsCheckingInterval (30 s by default), which would let a slow sender outlive a short limit.
+    http: {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(timeouts.headersMs, timeouts.requestMs) / 4))),
+    },
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
     logger: false,
     genReqId: () => randomBytes(8).toString('hex'),
     // Draining is answered by our own 503 with a JSON body and Retry-After.
@@ -93,6 +120,10 @@ export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
       if (reply.statusCode >= 500) deps.log.warn({ reqId: req.id, method: req.method, route, status }, 'request failed');
       else deps.log.debug({ reqId: req.id, method: req.method, route, status, ms: Math.round(performance.now() - t0) }, 'request');
     });
+    // Probes stay reachable by address (kubelet sends the pod IP); everything else needs a known Host.
+    if (deps.allowedHosts && !deps.allowedHosts.allows(req.headers.host) && req.routeOptions.config?.probe !== true) {
+      throw new ApiError('E_MISDIRECTED', `this server does not answer to Host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))}: add it to --allowed-hosts (FACEFLEET_SERVE_ALLOWED_HOSTS)`);
+    }
     if (auth && req.routeOptions.config?.public !== true) {
       // The board's pages are opened by navigation, which carries cookies but no Authorization header.
       // Decided by the route matched, not the raw URL, so no spelling of a path can borrow the cookie.
@@ -118,8 +149,8 @@ export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
     return { status: verdict.ok ? 'ok' : 'fail', ...(verdict.reason ? { reason: verdict.reason } : {}) };
   };
   const health = { type: 'object', properties: { status: { type: 'string', enum: ['ok', 'fail'] }, reason: { type: 'string' } } };
-  app.get('/healthz', { config: { public: true, openapi: { responses: { 200: health, 503: health } } }, schema: { summary: 'Liveness', tags: ['health'] } }, probe(deps.liveness));
-  app.get('/readyz', { config: { public: true, openapi: { responses: { 200: health, 503: health } } }, schema: { summary: 'Readiness: model loaded, inference thread up, not draining', tags: ['health'] } }, probe(deps.readiness));
+  app.get('/healthz', { config: { public: true, probe: true, openapi: { responses: { 200: health, 503: health } } }, schema: { summary: 'Liveness', tags: ['health'] } }, probe(deps.liveness));
+  app.get('/readyz', { config: { public: true, probe: true, openapi: { responses: { 200: health, 503: health } } }, schema: { summary: 'Readiness: model loaded, inference thread up, not draining', tags: ['health'] } }, probe(deps.readiness));
   app.get(
     '/metrics',
     { schema: { summary: 'Prometheus metrics: requests, admission, batches, stages', tags: ['health'] }, config: { openapi: { responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } } },
@@ -150,8 +181,8 @@ export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
       schema: { summary: `Let this browser open the queue board (${QUEUES_PATH}): with auth on, answers a cookie scoped to it`, tags: ['console'] },
       config: { openapi: { responses: { 204: { description: 'Done (a Set-Cookie header when auth is on)' }, 401: errorSchema } } },
     },
-    async (_req, reply) => {
-      if (auth) reply.header('set-cookie', auth.boardCookie(QUEUES_PATH, 12 * 3600));
+    async (req, reply) => {
+      if (auth) reply.header('set-cookie', auth.boardCookie(QUEUES_PATH, 12 * 3600, overHttps(req)));
       reply.code(204).header('cache-control', 'no-store');
     },
   );
@@ -159,6 +190,16 @@ export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
   app.get('/openapi.json', { config: { hidden: true } }, async () => openapi.document());
   await app.ready();
   return { app, admission, serveMetrics };
+}
+
+/**
+ * True when the browser's page came over https: the connection is TLS, or the console's page has an
+ * `https://` origin (a TLS-terminating proxy in front). `Origin` is set by the browser itself, not by
+ * page scripts; `X-Forwarded-Proto` is not read, since no proxy is configured as trusted.
+ */
+function overHttps(req: FastifyRequest): boolean {
+  const origin = req.headers.origin;
+  return req.protocol === 'https' || (typeof origin === 'string' && origin.toLowerCase().startsWith('https://'));
 }
 
 function isBoardRoute(route: string | undefined): boolean {

@@ -22,6 +22,8 @@ declare module 'fastify' {
     openapi?: RouteDoc;
     /** Reachable without the bearer token (health probes, the console's static files). */
     public?: boolean;
+    /** A health probe: answered whatever the `Host` header says. */
+    probe?: boolean;
     /** Left out of `/openapi.json` (static files). */
     hidden?: boolean;
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { resultSchema as resultContract } from '../queue/result-schema';
+import { RUN_ID_PATTERN } from '../queue/job-data';
 
 /**
  * JSON Schemas of the API's requests and answers. Fastify validates requests with them (Ajv); the
@@ -58,7 +59,7 @@ export const jobsBodySchema = {
     prefix: { ...location, description: 'Enqueue every image under this prefix URL (listed in the background: the answer is 202).' },
     base: { ...location, description: 'Base URL of relative keys.' },
     results: { ...location, description: 'Results location URL.' },
-    runId: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', description: 'Run id (default run-<UTC time>).' },
+    runId: { type: 'string', pattern: RUN_ID_PATTERN.source, description: 'Run id (default run-<UTC time>).' },
     model: { type: 'string', enum: ['retinaface', 'blazeface', 'mogface'], description: "Model the jobs ask for (default: this server's)." },
     incremental: { type: 'boolean', description: 'Skip images whose result exists for the same ETag and model version.' },
     priority: { type: 'integer', minimum: 1, maximum: 2097152, description: 'BullMQ priority (1 is highest).' },
@@ -106,7 +107,7 @@ export const runSchema = {
 export const runParamsSchema = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' } },
+  properties: { id: { type: 'string', pattern: RUN_ID_PATTERN.source } },
 } as const;
 
 /** `:id` and the key (`*`) of result routes. */

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ServeConfig } from '../config/serve-config';
 import { API_TOKEN_ENV } from '../config/serve-config';
+import { runTtlSeconds } from '../config/common';
 import { loadModel, LoadedModel } from '../engine/build-engine';
 import { Lifecycle } from '../lifecycle/lifecycle';
 import { createRedis } from '../queue/connection';
@@ -19,6 +20,7 @@ import { Admission } from './admission';
 import { buildServer } from './build-server';
 import { defaultConsoleDir } from './console-assets';
 import { BackgroundEnqueues } from './background-enqueues';
+import { HostAllowList } from './host-allow-list';
 
 /** A running `facefleet serve` and what it is made of. */
 export interface RunningServer {
@@ -95,7 +97,7 @@ export async function startServe(config: Readonly<ServeConfig>, log: Logger, opt
       runs: {
         queue,
         redis,
-        runs: new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix }),
+        runs: new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix }, { ttlSeconds: runTtlSeconds(config.runTtlDays) }),
         stores,
         defaultModel: model.detector.id,
         allowedLocations: config.allowedLocations,
@@ -105,6 +107,8 @@ export async function startServe(config: Readonly<ServeConfig>, log: Logger, opt
         background,
       },
       consoleDir,
+      allowedHosts: HostAllowList.forBind(config.host, config.allowedHosts),
+      timeouts: { headersMs: config.headersTimeoutMs, requestMs: config.requestTimeoutMs, keepAliveMs: config.keepAliveTimeoutMs },
     });
   } catch (err) {
     clearInterval(ticker);

@@ -2,6 +2,7 @@ import { DelayedError, Job, MetricsTime, UnrecoverableError, Worker } from 'bull
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { FacefleetError, isPermanent } from '../errors';
+import { isRunId, jobIdFor, parseJobData } from '../queue/job-data';
 import type { JobSummary } from '../queue/result';
 import type { QueueTarget } from '../queue/connection';
 import { RunStore } from '../queue/run-store';
@@ -91,8 +92,8 @@ export class FleetWorker {
   private async handle(job: Job, token?: string): Promise<JobSummary> {
     const queue = this.options.target.queue;
     const model = this.processor.model.id;
-    const runId = typeof job.data?.runId === 'string' ? job.data.runId : 'unknown';
-    const log = this.log.child({ jobId: job.id, runId });
+    const runId = runOf(job);
+    const log = this.log.child({ jobId: job.id, runId: runId ?? 'none' });
     this.active++;
     this.metrics?.activeJobs.set(this.active);
     const started = Date.now();
@@ -103,7 +104,7 @@ export class FleetWorker {
       }
       const summary = await this.processor.process(job.data, log, job.id);
       this.breaker.success();
-      await this.runs.record(runId, summary.status === 'skipped' ? 'skipped' : 'done');
+      if (runId) await this.runs.record(runId, summary.status === 'skipped' ? 'skipped' : 'done');
       this.metrics?.imagesProcessed.inc({ queue, model, outcome: summary.status === 'skipped' ? 'skipped' : 'success' });
       return summary;
     } catch (err) {
@@ -122,7 +123,7 @@ export class FleetWorker {
       const final = isPermanent(error) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ code: error.code, attempt: job.attemptsMade + 1, final, err: error.message }, 'job failed');
       if (final) {
-        await this.runs.record(runId, 'failed', error.code).catch((e) => log.error({ err: e }, 'cannot record failure'));
+        if (runId) await this.runs.record(runId, 'failed', error.code).catch((e) => log.error({ err: e }, 'cannot record failure'));
         this.metrics?.imagesProcessed.inc({ queue, model, outcome: 'failed' });
         this.metrics?.jobFailures.inc({ queue, code: error.code });
       }
@@ -133,5 +134,22 @@ export class FleetWorker {
       this.metrics?.activeJobs.set(this.active);
       this.metrics?.jobDuration.observe({ queue }, (Date.now() - started) / 1000);
     }
+  }
+}
+
+/**
+ * The run a job's outcome counts into, or `undefined` when it belongs to none: its payload must be a
+ * valid v1 job and its id the one every producer derives from (source, model, run id), so a job with a
+ * bad payload or one added by hand under a real run's id cannot change that run's counts. Whether the
+ * run exists is decided by the run store, atomically with the count.
+ */
+export function runOf(job: Pick<Job, 'id' | 'data'>): string | undefined {
+  const runId: unknown = (job.data as { runId?: unknown } | undefined)?.runId;
+  if (!isRunId(runId)) return undefined;
+  try {
+    const data = parseJobData(job.data);
+    return job.id === jobIdFor(data.source, data.model, data.runId) ? data.runId : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -81,7 +81,7 @@ export class JobProcessor {
       createdAt: new Date().toISOString(),
     };
     const t3 = performance.now();
-    const kept = await this.writeOnce(dst, result);
+    const kept = await this.writeOnce(dst, resultUrl, result);
     if (kept) log?.info({ key, result: resultUrl, worker: kept.worker }, 'result already written by an earlier execution: kept');
     const t4 = performance.now();
     const m = this.deps.metrics;
@@ -99,14 +99,23 @@ export class JobProcessor {
   /**
    * Writes the result only if the key holds none (one write per key however often the job runs: a
    * worker killed between its write and the job's completion makes the job run again). A result
-   * already there from this run, source version and model is kept and returned; any other (an older
-   * run, a changed source, another model version) is replaced.
+   * already there from this run, source version and model is kept and returned; another facefleet
+   * result for the same key (an older run, a changed source, another model version) is replaced.
+   * Anything else there is never overwritten: it fails the job with a permanent `E_BAD_KEY` (see
+   * {@link readExistingResult}). The exclusive create comes first, so a new key costs no extra read.
    */
-  private async writeOnce(dst: ResolvedLocation, result: DetectionResult): Promise<DetectionResult | undefined> {
+  private async writeOnce(dst: ResolvedLocation, resultUrl: string, result: DetectionResult): Promise<DetectionResult | undefined> {
     const body = JSON.stringify(result);
     const options = { contentType: 'application/json', metadata: { ...resultMetadata(result) } };
     if (await dst.store.putIfAbsent(dst.key, body, options)) return undefined;
-    const existing = await this.readResult(dst);
+    const existing = await readExistingResult(dst, resultUrl).catch((err: unknown) => {
+      // Deleted since the exclusive create failed: the key is free again.
+      if (err instanceof FacefleetError && err.code === 'E_NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (existing !== undefined && existing.key !== result.key) {
+      throw new FacefleetError('E_BAD_KEY', `the result location ${resultUrl} holds the facefleet result of another key (${JSON.stringify(existing.key.slice(0, 200))}); it is left untouched`);
+    }
     const same =
       existing !== undefined &&
       existing.runId === result.runId &&
@@ -116,16 +125,6 @@ export class JobProcessor {
     if (same) return existing;
     await dst.store.put(dst.key, body, options);
     return undefined;
-  }
-
-  /** The stored result at `dst`, or undefined when it is gone or not a v1 result. */
-  private async readResult(dst: ResolvedLocation): Promise<DetectionResult | undefined> {
-    try {
-      return parseResult((await dst.store.get(dst.key, { maxBytes: MAX_RESULT_BYTES })).body.toString('utf8'));
-    } catch (err) {
-      if (err instanceof FacefleetError && (err.code === 'E_NOT_FOUND' || err.code === 'E_DECODE' || err.code === 'E_TOO_LARGE')) return undefined;
-      throw err;
-    }
   }
 
   /**

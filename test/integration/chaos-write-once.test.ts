@@ -105,12 +105,12 @@ describe('write-once results', () => {
       expect(read(file).runId).toBe('run-b');
     });
 
-    it('replaces a stored file that is not a result', async () => {
+    it('leaves a stored file that is not a result alone and fails permanently (writes are all-or-nothing, so it is not ours)', async () => {
       const dir = path.join(tmp, 'proc3');
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, 'photo.jpg.json'), '{"half": ');
-      await processor.process(job('run-a', `file://${dir}`));
-      expect(read(path.join(dir, 'photo.jpg.json'))).toMatchObject({ runId: 'run-a', key: 'photo.jpg' });
+      await expect(processor.process(job('run-a', `file://${dir}`))).rejects.toMatchObject({ code: 'E_BAD_KEY' });
+      expect(fs.readFileSync(path.join(dir, 'photo.jpg.json'), 'utf8')).toBe('{"half": ');
     });
   });
 });

@@ -2,9 +2,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { iou } from '../../src/detectors/nms';
 import { findRepoRoot } from '../../src/models/registry';
+import { createRedis } from '../../src/queue/connection';
 import { allFixtures } from '../support/fixtures';
+import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
 
 const root = findRepoRoot();
 const cli = path.join(root, 'bin', 'facefleet.js');
@@ -123,3 +126,46 @@ describe('facefleet detect with a long command line', () => {
   });
 });
 
+
+describe('facefleet enqueue from find .', () => {
+  let redis: PrivateRedis;
+  let tmp: string;
+  beforeAll(async () => {
+    redis = await startRedis();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-cli-find-'));
+  });
+  afterAll(async () => {
+    await redis?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("runs the README's find . -name '*.jpg' | facefleet enqueue --manifest - with ./ keys, and still refuses ..", async () => {
+    const photos = path.join(tmp, 'photos');
+    fs.mkdirSync(path.join(photos, 'sub'), { recursive: true });
+    for (const f of ['a.jpg', 'sub/b.jpg']) fs.writeFileSync(path.join(photos, f), 'x');
+    const queue = uniqueQueue('find');
+    const env = { ...process.env, REDIS_URL: redis.url, FACEFLEET_QUEUE: queue };
+    const run = spawnSync('bash', ['-c', `find . -name '*.jpg' | sort | node ${JSON.stringify(cli)} enqueue --manifest - --results file://${tmp}/faces --run-id find-run --json`], { cwd: photos, encoding: 'utf8', env, timeout: 60_000 });
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(JSON.parse(run.stdout)).toMatchObject({ runId: 'find-run', enqueued: 2 });
+    const conn = createRedis(redis.url);
+    const q = new Queue(queue, { connection: conn });
+    try {
+      const jobs = await q.getJobs(['waiting']);
+      expect(jobs.map((j) => [j.data.source, j.data.key]).sort()).toEqual([
+        [`file://${photos}/a.jpg`, 'a.jpg'],
+        [`file://${photos}/sub/b.jpg`, 'sub/b.jpg'],
+      ]);
+    } finally {
+      await q.close();
+      conn.disconnect();
+    }
+    const args = spawnSync(process.execPath, [cli, 'enqueue', '--results', `file://${tmp}/faces`, '--run-id', 'args-run', '--json', './a.jpg', '././sub/b.jpg'], { cwd: photos, encoding: 'utf8', env, timeout: 60_000 });
+    expect(args.status).toBe(0);
+    expect(JSON.parse(args.stdout)).toMatchObject({ enqueued: 2 });
+    for (const bad of ['../a.jpg', './../a.jpg', 'sub/./b.jpg']) {
+      const refused = spawnSync(process.execPath, [cli, 'enqueue', '--results', `file://${tmp}/faces`, '--run-id', 'bad-run', bad], { cwd: photos, encoding: 'utf8', env, timeout: 60_000 });
+      expect({ bad, failed: refused.status !== 0, code: /E_BAD_KEY/.test(refused.stderr) }).toEqual({ bad, failed: true, code: true });
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { buildProgram } from '../../src/cli/main';
@@ -327,6 +328,8 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
 
   it.each([
     ['a Redis password in the URL', { 'redis.url': 'redis://:hunter2@redis:6379' }, /redis\/url/],
+    ['credentials in the S3 endpoint', { 's3.endpoint': 'https://minio:hunter2@minio.storage:9000' }, /s3\.endpoint must not carry credentials \(user:password@\).*s3\.existingSecret/],
+    ['a user name in the S3 endpoint', { 's3.endpoint': 'http://hunter2@minio.storage:9000/' }, /s3\.endpoint must not carry credentials/],
     ['KEDA and the HPA at once', { 'autoscaling.keda.enabled': true, 'autoscaling.hpa.enabled': true }, /exclusive|not/],
     ['mogface without a model file', { 'config.model': 'mogface' }, /modelPath/],
     ['a grace period at or below the drain deadline', { terminationGracePeriodSeconds: 25 }, /terminationGracePeriodSeconds \(25\) must be above/],
@@ -337,5 +340,27 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(message);
     expect(run.stdout).not.toContain('hunter2');
+  });
+
+  it('renders an S3 endpoint without credentials as given, also with an @ in its path', () => {
+    for (const endpoint of ['https://minio.storage:9000', 'http://10.0.0.5:9000/', 'https://minio.storage/a@b']) {
+      const env = containerEnv(workerContainer(renderChart({ set: { 's3.endpoint': endpoint } })), { fields: POD });
+      expect(env.FACEFLEET_S3_ENDPOINT).toBe(endpoint);
+    }
+  });
+
+  it('passes secret extraEnv given with valueFrom as a secret reference, never as a value (the documented way)', () => {
+    const values = fs.readFileSync(path.join(CHART_DIR, 'values.yaml'), 'utf8');
+    expect(values).toMatch(/extraEnv:\n# {5}- name: FACEFLEET_API_TOKEN\n# {7}valueFrom:\n# {9}secretKeyRef:/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-helm-env-'));
+    try {
+      const file = path.join(dir, 'values.yaml');
+      fs.writeFileSync(file, 'extraEnv:\n  - name: FACEFLEET_API_TOKEN\n    valueFrom:\n      secretKeyRef: { name: facefleet-api, key: token }\n');
+      const worker = workerContainer(renderChart({ valuesFiles: [file] }));
+      const entry = (worker.env as Array<{ name: string; value?: string; valueFrom?: unknown }>).find((e) => e.name === 'FACEFLEET_API_TOKEN');
+      expect(entry).toEqual({ name: 'FACEFLEET_API_TOKEN', valueFrom: { secretKeyRef: { name: 'facefleet-api', key: 'token' } } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -270,6 +270,24 @@ describe('serve API', () => {
       }
     });
 
+    it('marks the board cookie Secure when the console page came over https, and draws it anew per server start', async () => {
+      const viaTls = await fetch(`${server.url}/v1/session`, { method: 'POST', headers: { authorization: `Bearer ${token}`, origin: 'https://127.0.0.1:8443' } });
+      expect(viaTls.headers.get('set-cookie')).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+      const plain = await fetch(`${server.url}/v1/session`, { method: 'POST', headers: { authorization: `Bearer ${token}`, origin: server.url } });
+      expect(plain.headers.get('set-cookie')).not.toMatch(/Secure/);
+      const cookie = (plain.headers.get('set-cookie') ?? '').split(';')[0];
+      expect((await fetch(`${server.url}/queues/`, { headers: { cookie } })).status).toBe(200);
+      // Another start with the same token draws another secret: the old cookie opens nothing there.
+      const second = await serve({}, { FACEFLEET_API_TOKEN: token });
+      try {
+        const again = await fetch(`${second.url}/v1/session`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+        expect((again.headers.get('set-cookie') ?? '').split(';')[0]).not.toBe(cookie);
+        expect((await fetch(`${second.url}/queues/`, { headers: { cookie } })).status).toBe(401);
+      } finally {
+        await second.lifecycle.close();
+      }
+    });
+
     it('never writes the token to its logs', async () => {
       await post(server, Buffer.from('x'), 'image/jpeg', '', { authorization: `Bearer ${token}` });
       await new Promise((r) => server.logs.length ? r(undefined) : setTimeout(r, 100));

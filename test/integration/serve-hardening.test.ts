@@ -28,6 +28,20 @@ function rawPost(url: string, contentType: string, body: string): Promise<{ stat
   });
 }
 
+/** A GET with a chosen Host header (fetch sets its own). */
+function getWithHost(url: string, host: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host }, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.once('error', reject);
+    req.once('timeout', () => req.destroy(new Error('no answer in 10 s')));
+    req.end();
+  });
+}
+
 /**
  * `facefleet serve` against hostile requests, with real Redis and the real model: allowed locations
  * that match only whole path segments and exact buckets, a FIFO where a result should be, multipart
@@ -102,6 +116,36 @@ describe('serve hardening', () => {
     expect((await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(5_000) })).status).toBe(200);
     const detect = await fetch(`${server.url}/v1/detect`, { method: 'POST', body: fs.readFileSync(photo.path), headers: { 'content-type': 'image/png' }, signal: AbortSignal.timeout(10_000) });
     expect(detect.status).toBe(200);
+  });
+
+  it('answers a Host it does not know with 421 E_MISDIRECTED (DNS rebinding), loopback names with any port as usual', async () => {
+    const port = server.port;
+    for (const host of ['evil.example', `evil.example:${port}`, `localhost.evil.example:${port}`, `127.0.0.2:${port}`]) {
+      for (const route of ['/v1/runs', '/openapi.json', `/v1/runs/x/results`, '/']) {
+        const res = await getWithHost(`${server.url}${route}`, host);
+        expect({ host, route, status: res.status, body: JSON.parse(res.text) as unknown }).toEqual({ host, route, status: 421, body: { code: 'E_MISDIRECTED', message: expect.stringContaining('--allowed-hosts') } });
+      }
+    }
+    const jobs = await new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify({ runId: 'rebound', keys: [`file://${tmp}/in/a.png`], results: `file://${tmp}/out/r` });
+      const req = request(`${server.url}/v1/jobs`, { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once('error', reject);
+      req.end(body);
+    });
+    expect(jobs).toBe(421);
+    expect((await fetch(`${server.url}/v1/runs/rebound`)).status).toBe(404);
+    for (const host of ['localhost', `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `LocalHost:${port}`]) {
+      expect({ host, status: (await getWithHost(`${server.url}/openapi.json`, host)).status }).toEqual({ host, status: 200 });
+    }
+    // Probes answer whatever the Host (kubelet sends the pod IP).
+    expect((await getWithHost(`${server.url}/healthz`, 'evil.example')).status).toBe(200);
+    // Refused requests are counted as answered, not left in flight.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/facefleet_http_requests_total\{method="GET",route="\/v1\/runs",status="421"\} 4/);
+    expect(metrics).toMatch(/^facefleet_http_requests_in_flight 1$/m);
   });
 
   it('answers multipart bodies with a missing or bogus boundary with 400', async () => {

@@ -124,5 +124,53 @@ describe('untrusted files', () => {
         expect((await store.get(key)).body.equals(body)).toBe(true);
       }
     });
+
+  }
+
+  for (const backend of backends) {
+    it(`writes a result over a facefleet result of the same key only, and fails permanently on anything else there (${backend.name})`, async () => {
+      const secret = 'operator-config-4d2f81';
+      const photos = `${backend.photos()}-w`;
+      const results = `${backend.results()}-w`;
+      const put = async (url: string, body: Buffer) => {
+        const { store, key } = stores.resolve(url);
+        await store.put(key, body);
+      };
+      const read = async (url: string) => {
+        const { store, key } = stores.resolve(url);
+        return (await store.get(key)).body;
+      };
+      const names = ['config.png', 'other-json.png', 'huge.png', 'other-key.png', 'fine.png', 'new.png'];
+      for (const name of names) await put(`${photos}/${name}`, fs.readFileSync(photo.path));
+      await withFleet(async (fleet) => {
+        // An earlier run leaves a real result of fine.png elsewhere, to copy under two names.
+        await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromArgs(['fine.png'], `${photos}/`), { runId: `${backend.runId}-w0`, results: `${results}-0`, model: 'blazeface', policy });
+        expect(await fleet.waitForRun(`${backend.runId}-w0`, 60_000)).toMatchObject({ total: 1, done: 1 });
+        const earlier = await read(`${results}-0/fine.png.json`);
+        const squatters: Record<string, Buffer> = {
+          'config.png': Buffer.from(`${secret}: not JSON, an operator's file`),
+          'other-json.png': Buffer.from(JSON.stringify({ note: secret, replicas: 3 })),
+          'huge.png': Buffer.concat([Buffer.from(`{"pad":"${secret}`), Buffer.alloc(17 * 1024 * 1024, 0x61), Buffer.from('"}')]),
+          // A facefleet result, but of another key (fine.png): not this key's to replace.
+          'other-key.png': earlier,
+        };
+        for (const [name, body] of Object.entries(squatters)) await put(`${results}/${name}.json`, body);
+        // The same key's result from an earlier run: replaced.
+        await put(`${results}/fine.png.json`, earlier);
+        const runId = `${backend.runId}-w1`;
+        await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromArgs(names, `${photos}/`), { runId, results, model: 'blazeface', policy });
+        expect(await fleet.waitForRun(runId, 60_000)).toMatchObject({ total: 6, done: 2, failed: 4, failures: { E_BAD_KEY: 4 } });
+        const reasons = await failedReasons(fleet);
+        expect(Object.keys(reasons).sort()).toEqual(Object.keys(squatters).sort());
+        for (const reason of Object.values(reasons)) {
+          expect(reason).toMatch(/^E_BAD_KEY: the result location .* holds /);
+          expect(reason).not.toContain(secret);
+        }
+        expect(reasons['other-key.png']).toMatch(/the facefleet result of another key \("fine\.png"\)/);
+        for (const [name, body] of Object.entries(squatters)) expect({ name, same: (await read(`${results}/${name}.json`)).equals(body) }).toEqual({ name, same: true });
+        expect((JSON.parse((await read(`${results}/fine.png.json`)).toString('utf8')) as { runId: string }).runId).toBe(runId);
+        expect((JSON.parse((await read(`${results}/new.png.json`)).toString('utf8')) as { key: string }).key).toBe('new.png');
+      });
+    });
   }
 });

@@ -48,12 +48,21 @@ describe('worker config', () => {
     expect(configError(() => loadWorkerConfig({ fileRoots: '/srv/../etc' }, {})).message).toMatch(/fileRoots .*"\.\."/);
     expect(configError(() => loadWorkerConfig({ fileRoots: '/srv//out' }, {})).code).toBe('E_CONFIG');
   });
+
+  it('refuses / as a file root, alone or among others, from a flag or the environment', () => {
+    for (const roots of ['/', '/srv/in,/', '//']) {
+      const err = configError(() => loadWorkerConfig({ fileRoots: roots }, {}));
+      expect(err.code).toBe('E_CONFIG');
+      expect(err.message).toMatch(/fileRoots \(--file-roots\): "\/" is the whole file system/);
+    }
+    expect(configError(() => loadWorkerConfig({}, { FACEFLEET_FILE_ROOTS: '/' })).message).toMatch(/fileRoots \(env FACEFLEET_FILE_ROOTS\)/);
+  });
 });
 
 describe('serve config', () => {
   it('refuses allowed locations that are not location URLs, before connecting', () => {
     expect(loadServeConfig({ allowedLocations: 's3://photos, file:///srv/out/' }, {}).allowedLocations).toEqual(['s3://photos', 'file:///srv/out/']);
-    for (const bad of ['file:///srv/../etc', 's3://a', 'http://x/']) {
+    for (const bad of ['file:///srv/../etc', 's3://a', 'http://x/', 'file:///', 's3://photos,file:///']) {
       expect(configError(() => loadServeConfig({ allowedLocations: bad }, {})).message).toMatch(/allowedLocations/);
     }
   });

@@ -1,7 +1,9 @@
+import os from 'node:os';
 import { isLoopbackHost, loadServeConfig } from '../../src/config/serve-config';
 import { FacefleetError } from '../../src/errors';
 import { ApiError, statusOf, toApiError } from '../../src/serve/api-error';
 import { BearerAuth } from '../../src/serve/bearer-auth';
+import { HostAllowList } from '../../src/serve/host-allow-list';
 import { parseFields } from '../../src/serve/detect-route';
 import { isRetryableCode, retryableCount } from '../../src/serve/run-retry';
 import { RunRates } from '../../src/serve/run-view';
@@ -52,6 +54,15 @@ describe('API error mapping', () => {
 
 describe('BearerAuth', () => {
   const auth = new BearerAuth('s3cret-token-0123456789');
+  it('draws a board cookie per instance that another instance with the same token refuses', () => {
+    const other = new BearerAuth('s3cret-token-0123456789');
+    const mine = auth.boardCookie('/queues', 60).split(';')[0];
+    expect(other.boardCookie('/queues', 60).split(';')[0]).not.toBe(mine);
+    expect(auth.hasBoardCookie(mine)).toBe(true);
+    expect(other.hasBoardCookie(mine)).toBe(false);
+    expect(auth.boardCookie('/queues', 60, true)).toMatch(/; Secure$/);
+    expect(auth.boardCookie('/queues', 60)).not.toMatch(/Secure/);
+  });
   it('accepts the token, in any case of the scheme', () => {
     expect(() => auth.check('Bearer s3cret-token-0123456789')).not.toThrow();
     expect(() => auth.check('bearer s3cret-token-0123456789')).not.toThrow();
@@ -181,5 +192,42 @@ describe('serve config', () => {
     ['10.0.0.5', false],
   ])('isLoopbackHost(%p) is %p', (host, expected) => {
     expect(isLoopbackHost(host)).toBe(expected);
+  });
+});
+
+describe('HostAllowList', () => {
+  const list = HostAllowList.forBind('127.0.0.1', ['faces.example.org', '[fd00::5]']);
+  it.each(['localhost', 'localhost:8080', '127.0.0.1:1', '[::1]:8080', '[::1]', 'LOCALHOST', 'faces.example.org:443', 'faces.example.org.', '[fd00::5]:80'])('accepts %s', (host) => {
+    expect(list.allows(host)).toBe(true);
+  });
+  it.each([undefined, '', 'evil.example', 'evil.example:8080', 'localhost.evil.example', '127.0.0.2', 'faces.example.org.evil', '[::2]:80', 'fd00::6'])('refuses %p', (host) => {
+    expect(list.allows(host)).toBe(false);
+  });
+  it('accepts the bind address, and anything with *', () => {
+    expect(HostAllowList.forBind('10.1.2.3').allows('10.1.2.3:8080')).toBe(true);
+    expect(HostAllowList.forBind('10.1.2.3').allows('10.1.2.4:8080')).toBe(false);
+    expect(HostAllowList.forBind('127.0.0.1', ['*']).allows('evil.example')).toBe(true);
+  });
+  it('with a wildcard bind, accepts this machine’s own addresses', () => {
+    expect(HostAllowList.forBind('0.0.0.0').allows(`${os.hostname()}:8080`)).toBe(true);
+    expect(HostAllowList.forBind('0.0.0.0').allows('evil.example')).toBe(false);
+  });
+  it('answers a refused Host with 421', () => {
+    expect(statusOf('E_MISDIRECTED')).toBe(421);
+  });
+});
+
+describe('serve timeouts config', () => {
+  it('defaults to 10 s headers, 60 s request, 5 s keep-alive', () => {
+    const c = loadServeConfig({}, {});
+    expect([c.headersTimeoutMs, c.requestTimeoutMs, c.keepAliveTimeoutMs]).toEqual([10_000, 60_000, 5_000]);
+  });
+  it('refuses a request timeout not above the admission wait, and headers slower than the request', () => {
+    expect(() => loadServeConfig({ requestTimeoutMs: '4000', queueTimeoutMs: '5000' }, {})).toThrow(/requestTimeoutMs.*queueTimeoutMs/);
+    expect(() => loadServeConfig({ headersTimeoutMs: '20000', requestTimeoutMs: '10000' }, {})).toThrow(/headersTimeoutMs/);
+  });
+  it('reads allowed hosts from the environment and refuses ones with a scheme or path', () => {
+    expect(loadServeConfig({}, { FACEFLEET_SERVE_ALLOWED_HOSTS: 'a.example, b.example' }).allowedHosts).toEqual(['a.example', 'b.example']);
+    expect(() => loadServeConfig({ allowedHosts: 'http://a.example/' }, {})).toThrow(/allowedHosts/);
   });
 });

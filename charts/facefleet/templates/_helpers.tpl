@@ -143,6 +143,9 @@ sum(max by (state) (facefleet_queue_jobs{ {{- include "facefleet.queueDepthMatch
 {{/* S3: endpoint, region, addressing and credentials from existingSecret. */}}
 {{- define "facefleet.s3Env" -}}
 {{- $s := .Values.s3 -}}
+{{- if regexMatch "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@" (toString $s.endpoint) }}
+{{- fail "s3.endpoint must not carry credentials (user:password@): the Deployment would show them in plain text. Put the keys in a Secret and name it in s3.existingSecret (keys accessKeyIdKey, secretAccessKeyKey)" }}
+{{- end }}
 {{- with $s.endpoint }}
 - name: FACEFLEET_S3_ENDPOINT
   value: {{ . | quote }}
