@@ -47,7 +47,7 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
   let sampler: RssSampler | undefined;
   try {
     for (let i = 0; i < options.workers; i++) {
-      workers.push(WorkerProcess.spawn({ redisUrl: options.redisUrl, queue: queueName, model: options.model, batch: options.batch, concurrency: options.concurrency, profileDir: options.profileDir }));
+      workers.push(WorkerProcess.spawn({ redisUrl: options.redisUrl, queue: queueName, model: options.model, batch: options.batch, concurrency: options.concurrency, profileDir: options.profileDir, fileRoots: [options.sourceDir, options.resultsDir] }));
     }
     sampler = new RssSampler(workers.map((w) => w.pid)).start();
     await Promise.all(workers.map((w) => w.waitStarted(options.startTimeoutMs ?? 300_000)));

@@ -15,6 +15,8 @@ export interface WorkerSpawnOptions {
   concurrency: number;
   /** Folder for a V8 CPU profile of each worker (written when it exits); unset: no profile. */
   profileDir?: string;
+  /** Folders the workers' `file://` jobs read and write (`--file-roots`). */
+  fileRoots: readonly string[];
 }
 
 /** Environment names never passed to a benchmark worker: its settings come from flags only. */
@@ -27,6 +29,7 @@ export function workerArgs(o: WorkerSpawnOptions): string[] {
     'worker',
     '--queue', o.queue,
     '--metrics-port', '0',
+    '--file-roots', o.fileRoots.join(','),
     '--model', m.model,
     ...(m.modelPath ? ['--model-path', path.resolve(m.modelPath)] : []),
     '--canvas', String(m.canvas),

@@ -54,7 +54,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--stalled-interval-ms <ms>', 'how often jobs held by dead workers are looked for and requeued').env('FACEFLEET_STALLED_INTERVAL_MS').default('30000'))
     .addOption(new Option('--worker-id <id>', 'worker id in results and logs (default <hostname>-<pid>)').env('FACEFLEET_WORKER_ID'))
     .addOption(new Option('--attempts <n>', 'retry attempts for transient errors').env('FACEFLEET_ATTEMPTS').default('5'))
-    .addOption(new Option('--file-roots <dirs>', 'comma-separated folders file:// jobs may read and write (default: any)').env('FACEFLEET_FILE_ROOTS'))
+    .addOption(new Option('--file-roots <dirs>', 'comma-separated folders file:// jobs may read and write (default: none, file:// is off)').env('FACEFLEET_FILE_ROOTS'))
     .action(async (opts) => runWorker(opts));
 
   queueOptions(program.command('enqueue').description('enqueue images as one run: keys as arguments, --prefix URL, or --manifest FILE'))
@@ -109,7 +109,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--max-in-flight <n>', 'detection requests admitted at once').env('FACEFLEET_SERVE_MAX_IN_FLIGHT').default('64'))
     .addOption(new Option('--max-queue <n>', 'detection requests waiting for admission before 429').env('FACEFLEET_SERVE_MAX_QUEUE').default('64'))
     .addOption(new Option('--queue-timeout-ms <ms>', 'longest wait for admission before 429').env('FACEFLEET_SERVE_QUEUE_TIMEOUT_MS').default('5000'))
-    .addOption(new Option('--allowed-locations <list>', 'comma-separated URL prefixes POST /v1/jobs may use (default: any)').env('FACEFLEET_SERVE_ALLOWED_LOCATIONS'))
+    .addOption(new Option('--allowed-locations <list>', 'comma-separated locations POST /v1/jobs, results and previews may use (default: any bucket, file:// off)').env('FACEFLEET_SERVE_ALLOWED_LOCATIONS'))
     .addOption(new Option('--allowed-hosts <list>', 'comma-separated Host names accepted besides loopback and the bound address (* = any); others answer 421').env('FACEFLEET_SERVE_ALLOWED_HOSTS'))
     .addOption(new Option('--headers-timeout-ms <ms>', 'longest time to receive request headers').env('FACEFLEET_SERVE_HEADERS_TIMEOUT_MS').default('10000'))
     .addOption(new Option('--request-timeout-ms <ms>', 'longest time to receive a whole request, body included (slower uploads are cut with 408)').env('FACEFLEET_SERVE_REQUEST_TIMEOUT_MS').default('60000'))

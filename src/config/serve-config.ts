@@ -47,7 +47,8 @@ const serveSchema = z.object({
    * Location URL prefixes that `POST /v1/jobs` may read from and write to, and that the console may
    * show images from, comma-separated. They match whole path segments and exact bucket names:
    * `s3://photos` does not allow `s3://photos-private`, `file:///srv/out` does not allow
-   * `file:///srv/out-evil`. Empty: any location. (env `FACEFLEET_SERVE_ALLOWED_LOCATIONS`)
+   * `file:///srv/out-evil`. Empty: any bucket, and no `file://` location (a `file:///DIR` entry opens a
+   * folder). (env `FACEFLEET_SERVE_ALLOWED_LOCATIONS`)
    */
   allowedLocations: z
     .string()

@@ -30,8 +30,8 @@ const workerSchema = z.object({
   attempts: int(1, 100).default(5),
   /**
    * Folders `file://` sources and results must lie in, comma-separated absolute paths, matched by
-   * whole path segments (`/srv/out` does not contain `/srv/out-evil`); unset allows any path. Set it
-   * on shared workers so a job cannot read arbitrary files. (env `FACEFLEET_FILE_ROOTS`)
+   * whole path segments (`/srv/out` does not contain `/srv/out-evil`); unset turns `file://` off, so a
+   * job cannot read or write the host's files unless the operator named the folders. (env `FACEFLEET_FILE_ROOTS`)
    */
   fileRoots: z
     .string()

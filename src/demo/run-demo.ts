@@ -56,7 +56,8 @@ export async function runDemo(flags: Record<string, unknown> & { images?: string
   say(redis ? `started a private redis-server on ${redis.url}` : `using Redis at REDIS_URL`);
   const queueName = `facefleet-demo-${randomBytes(3).toString('hex')}`;
   const { images: _i, out: _o, json: _j, ...modelFlags } = flags;
-  const config = loadWorkerConfig({ ...modelFlags, redisUrl, queue: queueName, metricsPort: 0 }, {});
+  // The worker may use exactly the photo folder and the output folder.
+  const config = loadWorkerConfig({ ...modelFlags, redisUrl, queue: queueName, metricsPort: 0, fileRoots: `${images},${out}` }, {});
   const log = createLogger({ level: process.env.FACEFLEET_LOG_LEVEL ?? 'error' });
   const batches: BatchStats[] = [];
   // First, so a refused password ends the demo at once (E_CONFIG) instead of a worker never ready.

@@ -58,6 +58,9 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
   };
 
   const allowed = (url: string, what: string) => {
+    if (url.startsWith('file:') && !options.allowedLocations.some((l) => l.startsWith('file:'))) {
+      throw new ApiError('E_BAD_KEY', `${what} ${url}: file:// locations are off on this server; start it with --allowed-locations file:///DIR to open folders`);
+    }
     if (allowList.empty) return;
     if (!allowList.allows(url)) throw new ApiError('E_BAD_KEY', `${what} ${url} is outside the allowed locations (${options.allowedLocations.join(', ')})`);
   };

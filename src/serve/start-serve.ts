@@ -62,7 +62,8 @@ export async function startServe(config: Readonly<ServeConfig>, log: Logger, opt
   const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
   // With allowed locations set, file:// access is confined to their folders by the storage layer too
   // (one store per root, so symlinks cannot lead out).
-  const fileRoots = config.allowedLocations.length > 0 ? config.allowedLocations.filter((p) => p.startsWith('file:///')).map((p) => p.slice('file://'.length).replace(/\/+$/, '') || '/') : undefined;
+  // file:// is off unless --allowed-locations names file:/// folders.
+  const fileRoots = config.allowedLocations.filter((p) => p.startsWith('file:///')).map((p) => p.slice('file://'.length).replace(/\/+$/, '') || '/');
   const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env), ...(fileRoots ? { fileRoots } : {}) });
   const background = new BackgroundEnqueues();
   let lastTick = Date.now();

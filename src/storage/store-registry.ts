@@ -77,6 +77,9 @@ export class StoreRegistry {
     if (this.closing) throw new FacefleetError('E_SHUTDOWN', 'store registry is closed');
     const location = parseLocation(url);
     if (location.scheme === 'file' && this.fileRoots) {
+      if (this.options.fileRoots!.length === 0) {
+        throw new FacefleetError('E_BAD_KEY', `${url}: file:// locations are off here; name the folders they may use (worker: --file-roots, serve: --allowed-locations file:///DIR)`);
+      }
       const found = this.fileRoots.match(url);
       if (!found) throw new FacefleetError('E_BAD_KEY', `${url} is outside the allowed file roots (${this.options.fileRoots!.join(', ')})`);
       location.root = `/${found.entry.key}`;

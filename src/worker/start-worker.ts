@@ -62,7 +62,8 @@ export async function startWorker(
   metrics.workerInfo.labels(VERSION, model.detector.id, model.detector.version, model.session.info.provider).set(1);
 
   const redis = createRedis(config.redisUrl);
-  const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env), fileRoots: config.fileRoots });
+  // file:// is off unless the operator named folders: a shared worker must not read or write the host's files.
+  const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env), fileRoots: config.fileRoots ?? [] });
   const processor = new JobProcessor({
     engine: model.engine,
     stores,

@@ -9,6 +9,7 @@ import { RunningServer, startServe } from '../../src/serve/start-serve';
 import { allFixtures } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
 import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { testAllowedLocations } from '../support/test-roots';
 
 /** Debian's chromium (`apt-get install chromium`); playwright's own browser downloads cannot work here. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -37,7 +38,7 @@ describe('web console in Chromium', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-console-'));
     redis = await startRedis();
     const queue = uniqueQueue('console');
-    server = await startServe(loadServeConfig({ redisUrl: redis.url, queue, port: 0, batch: 4 }, {}), pino({ level: 'silent' }), { handleSignals: false });
+    server = await startServe(loadServeConfig({ redisUrl: redis.url, queue, port: 0, batch: 4, allowedLocations: testAllowedLocations() }, {}), pino({ level: 'silent' }), { handleSignals: false });
     fleet = openFleet(redis.url, queue);
     await fleet.startWorker({ batch: 4 });
     const res = await fetch(`${server.url}/v1/jobs`, {
@@ -153,7 +154,7 @@ describe('web console in Chromium', () => {
     fs.mkdirSync(src);
     const loopPath = path.join(src, 'flaky.jpg');
     fs.symlinkSync('flaky.jpg', loopPath);
-    const once = await startServe(loadServeConfig({ redisUrl: redis.url, queue: fleet.queueName, port: 0, attempts: 1 }, {}), pino({ level: 'silent' }), { handleSignals: false });
+    const once = await startServe(loadServeConfig({ redisUrl: redis.url, queue: fleet.queueName, port: 0, attempts: 1, allowedLocations: testAllowedLocations() }, {}), pino({ level: 'silent' }), { handleSignals: false });
     try {
       const res = await fetch(`${once.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runId: 'console-retry', keys: ['flaky.jpg'], base: `file://${src}/`, results: `file://${tmp}/retry-results` }) });
       expect(res.status).toBe(201);
@@ -194,7 +195,7 @@ describe('web console in Chromium', () => {
 
   it('asks for the token when the server requires one, then works', async () => {
     const token = 'console-token-0123456789';
-    const locked = await startServe(loadServeConfig({ redisUrl: redis.url, queue: uniqueQueue('console-auth'), port: 0 }, { FACEFLEET_API_TOKEN: token }), pino({ level: 'silent' }), { handleSignals: false });
+    const locked = await startServe(loadServeConfig({ redisUrl: redis.url, queue: uniqueQueue('console-auth'), port: 0, allowedLocations: testAllowedLocations() }, { FACEFLEET_API_TOKEN: token }), pino({ level: 'silent' }), { handleSignals: false });
     try {
       const page = await open(`${locked.url}/#/try`);
       await page.setInputFiles('#file', grid.path);

@@ -65,4 +65,26 @@ describe('file roots', () => {
       await redis.stop();
     }
   });
+
+  it('refuses every file:// location when no root is named', () => {
+    const none = new StoreRegistry({ fileRoots: [] });
+    expect(() => none.resolve(`file://${tmp}/photos/a.jpg`)).toThrow(expect.objectContaining({ code: 'E_BAD_KEY', message: expect.stringContaining('file:// locations are off') }));
+  });
+
+  it('makes a default worker (no --file-roots) fail every file:// job with E_BAD_KEY and write nothing', async () => {
+    const redis = await startRedis();
+    const fleet = openFleet(redis.url, uniqueQueue('no-roots'));
+    try {
+      const photo = allFixtures().find((f) => f.file === 'astronaut.png')!;
+      fs.copyFileSync(photo.path, path.join(tmp, 'photos', 'default.png'));
+      await fleet.startWorker({ fileRoots: undefined });
+      await enqueueRun(fleet.queue, fleet.redis, fleet.runs, fromArgs([`file://${tmp}/photos/default.png`], 'file:///'), { runId: 'no-roots', results: `file://${tmp}/default-results`, model: 'retinaface' });
+      const status = await fleet.waitForRun('no-roots');
+      expect(status).toMatchObject({ done: 0, failed: 1, failures: { E_BAD_KEY: 1 } });
+      expect(fs.existsSync(path.join(tmp, 'default-results'))).toBe(false);
+    } finally {
+      await fleet.close();
+      await redis.stop();
+    }
+  });
 });

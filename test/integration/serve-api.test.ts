@@ -15,6 +15,7 @@ import { RunningServer, startServe } from '../../src/serve/start-serve';
 import { allFixtures, FixtureEntry } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
 import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { testAllowedLocations } from '../support/test-roots';
 
 /**
  * `facefleet serve` against real Redis and the real BlazeFace model on its inference thread: detection
@@ -35,7 +36,7 @@ describe('serve API', () => {
   async function serve(flags: Record<string, unknown>, env: Record<string, string> = {}): Promise<RunningServer & { logs: string[] }> {
     const logs: string[] = [];
     const sink = new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } });
-    const config = loadServeConfig({ redisUrl: redis.url, queue: uniqueQueue('serve'), port: 0, ...flags }, env);
+    const config = loadServeConfig({ redisUrl: redis.url, queue: uniqueQueue('serve'), port: 0, allowedLocations: testAllowedLocations(), ...flags }, env);
     const server = await startServe(config, pino({ level: 'debug' }, sink), { handleSignals: false });
     return Object.assign(server, { logs });
   }
@@ -164,7 +165,7 @@ describe('serve API', () => {
   it('serves the API without the console when its files are missing, and says so in the log', async () => {
     const logs: string[] = [];
     const sink = new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } });
-    const config = loadServeConfig({ redisUrl: redis.url, queue: uniqueQueue('serve'), port: 0 }, {});
+    const config = loadServeConfig({ redisUrl: redis.url, queue: uniqueQueue('serve'), port: 0, allowedLocations: testAllowedLocations() }, {});
     const bare = await startServe(config, pino({ level: 'info' }, sink), { handleSignals: false, consoleDir: path.join(os.tmpdir(), 'no-such-console') });
     try {
       expect((await fetch(`${bare.url}/`)).status).toBe(404);
@@ -370,6 +371,19 @@ describe('serve API', () => {
       expect((await api(`/v1/runs/${runId}/results/no-such.jpg`)).status).toBe(404);
       expect((await json<ErrorBody>(await api(`/v1/runs/${runId}/results/a%2F..%2Fb`))).code).toBe('E_BAD_KEY');
       expect((await api('/v1/runs/no-such-run')).status).toBe(404);
+    });
+
+    it('refuses file:// keys and results on a default server (no --allowed-locations) with 400 E_BAD_KEY, and queues nothing', async () => {
+      const open = await serve({ allowedLocations: '' });
+      try {
+        const res = await fetch(`${open.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runId: 'default-off', keys: [`file://${fixtures[0].path}`], results: `file://${tmp}/off` }) });
+        expect(res.status).toBe(400);
+        expect(await res.json()).toMatchObject({ code: 'E_BAD_KEY', message: expect.stringContaining('file:// locations are off') });
+        expect((await fetch(`${open.url}/v1/runs/default-off`)).status).toBe(404);
+        expect(fs.existsSync(path.join(tmp, 'off'))).toBe(false);
+      } finally {
+        await open.lifecycle.close();
+      }
     });
 
     it('confines jobs to the allowed locations', async () => {

@@ -6,6 +6,7 @@ import { createRedis } from '../../src/queue/connection';
 import { RunStatus, RunStore, isRunFinished } from '../../src/queue/run-store';
 import { createLogger } from '../../src/telemetry/logger';
 import { RunningWorker, startWorker } from '../../src/worker/start-worker';
+import { testFileRootsFlag } from './test-roots';
 
 /** A queue with its producer-side handles and an in-process worker, for integration tests. */
 export interface TestFleet {
@@ -31,7 +32,7 @@ export function openFleet(redisUrl: string, queueName: string, redisPrefix = 'bu
     queue,
     runs,
     async startWorker(flags = {}) {
-      const config = loadWorkerConfig({ redisUrl, queue: queueName, redisPrefix, metricsPort: 0, ...flags }, {});
+      const config = loadWorkerConfig({ redisUrl, queue: queueName, redisPrefix, metricsPort: 0, fileRoots: testFileRootsFlag(), ...flags }, {});
       fleet.worker = await startWorker(config, createLogger({ level: 'silent' }), { handleSignals: false });
       return fleet.worker;
     },

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { findRepoRoot } from '../../src/models/registry';
 import type { DetectionResult } from '../../src/queue/result';
 import { allFixtures, fixturesRoot } from './fixtures';
+import { testFileRootsFlag } from './test-roots';
 
 /** One JSON log line of a facefleet process (pino). */
 export interface LogLine {
@@ -187,7 +188,7 @@ export class ProcessGroup {
 
   /** Spawns `facefleet worker` on a queue, metrics server off, with extra flags. */
   spawnWorker(redisUrl: string, queue: string, flags: readonly string[] = [], options: SpawnOptions = {}): CliProcess {
-    return this.spawn(['worker', '--queue', queue, '--metrics-port', '0', ...flags], { ...options, env: { REDIS_URL: redisUrl, ...options.env } });
+    return this.spawn(['worker', '--queue', queue, '--metrics-port', '0', ...flags], { ...options, env: { REDIS_URL: redisUrl, FACEFLEET_FILE_ROOTS: testFileRootsFlag(), ...options.env } });
   }
 
   /** SIGKILLs every process still running and waits for them. */
