@@ -6,6 +6,7 @@ import { detectImage } from '../engine/detect-image';
 import { loadModel } from '../engine/build-engine';
 import { FacefleetError } from '../errors';
 import { annotateImage } from '../imaging/annotate';
+import { readLocalFile } from '../storage/read-regular-file';
 
 /** One entry of `facefleet detect` output, in input order. */
 export interface DetectEntry {
@@ -36,10 +37,7 @@ export async function runDetect(files: string[], flags: Record<string, unknown> 
       const i = next++;
       const file = files[i];
       try {
-        const body = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => {
-          throw new FacefleetError(err.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_STORAGE', `cannot read ${file}: ${err.code ?? err.message}`);
-        });
-        if (body.length > limits.maxBytes) throw new FacefleetError('E_TOO_LARGE', `${file} is ${body.length} bytes, above the limit`);
+        const body = await readLocalFile(file, limits.maxBytes);
         const det = await detectImage(model.engine, body, limits, config.scoreThreshold !== undefined ? { scoreThreshold: config.scoreThreshold } : {});
         const entry: DetectEntry = {
           file,

@@ -1,4 +1,4 @@
-import fs from 'node:fs/promises';
+import { readLocalFile } from '../storage/read-regular-file';
 import { FacefleetError } from '../errors';
 import type { ErrorCode } from '../errors';
 import type { GtImage } from './ground-truth';
@@ -31,17 +31,14 @@ export interface CollectOptions {
   onResult?(entry: CollectedImage, index: number): void | Promise<void>;
   /** Called after every image with the counts so far. */
   onProgress?(done: number, failed: number): void;
-  /** Reads an image file. @defaultValue `fs.readFile` */
-  readFile?(file: string): Promise<Buffer>;
 }
 
 /**
- * Detects every annotated image, `concurrency` at a time. An image that cannot be read, is too large
- * or does not decode is recorded with its error code and message and does not stop the others.
+ * Detects every annotated image, `concurrency` at a time. An image that cannot be read (missing, or
+ * not a regular file: a FIFO never blocks it), is too large or does not decode is recorded with its error code and message and does not stop the others.
  * Resolves with one entry per image, in annotation order.
  */
 export async function collectDetections(images: readonly GtImage[], options: CollectOptions): Promise<CollectedImage[]> {
-  const readFile = options.readFile ?? ((file: string) => fs.readFile(file));
   const results: CollectedImage[] = new Array(images.length);
   let next = 0;
   let reported = 0;
@@ -50,10 +47,7 @@ export async function collectDetections(images: readonly GtImage[], options: Col
 
   const one = async (image: GtImage): Promise<CollectedImage> => {
     try {
-      const body = await readFile(image.file).catch((err: NodeJS.ErrnoException) => {
-        throw new FacefleetError(err.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_STORAGE', `cannot read ${image.file}: ${err.code ?? err.message}`, { cause: err });
-      });
-      if (body.length > options.maxBytes) throw new FacefleetError('E_TOO_LARGE', `${image.file} is ${body.length} bytes, above the ${options.maxBytes}-byte limit`);
+      const body = await readLocalFile(image.file, options.maxBytes);
       const det = await options.detect(body, image);
       return { image, width: det.image.width, height: det.image.height, faces: det.faces.map((f) => ({ box: f.box, score: f.score })) };
     } catch (err) {

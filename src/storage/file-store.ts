@@ -1,21 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, promises as fsp, Stats } from 'node:fs';
+import { promises as fsp, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { FacefleetError } from '../errors';
 import { validateKey } from './key';
 import type { GetOptions, ObjectEntry, ObjectHead, ObjectStore, PutOptions } from './object-store';
+import { readRegularFile } from './read-regular-file';
 
 /** Names of in-flight temporary files written by {@link FileStore.put}; never listed. */
 const TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
-
-/**
- * Flags of every open for reading: `O_NONBLOCK` so that opening a FIFO (or a device) that replaced a
- * file cannot hold a libuv thread until a writer appears; on a regular file it changes nothing.
- */
-const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
-
-/** Bytes read per `read` call in {@link FileStore.get}. */
-const READ_CHUNK = 1 << 16;
 
 /** Folders remembered as created and checked to be under the root (oldest forgotten first). */
 const KNOWN_DIRS = 4096;
@@ -67,37 +59,12 @@ export class FileStore implements ObjectStore {
   /** Reads a whole file; `maxBytes` is checked against its size before reading and while reading. */
   async get(key: string, options: GetOptions = {}): Promise<{ body: Buffer; head: ObjectHead }> {
     const file = await this.existingPath(key);
-    let handle: fsp.FileHandle | undefined;
     try {
-      // A FIFO, device or socket is never opened for real: it is refused on its stat, and the open
-      // cannot block (O_NONBLOCK) if one replaced the file since; the fstat of what was opened decides.
-      this.checkRegular(key, await fsp.stat(file));
-      handle = await fsp.open(file, READ_FLAGS);
-      const stats = await handle.stat();
-      this.checkRegular(key, stats);
-      checkSize(key, stats.size, options.maxBytes);
-      const chunks: Buffer[] = [];
-      let total = 0;
-      for (;;) {
-        const chunk = Buffer.allocUnsafe(READ_CHUNK);
-        const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK, null);
-        if (bytesRead === 0) break;
-        total += bytesRead;
-        checkSize(key, total, options.maxBytes);
-        chunks.push(bytesRead === READ_CHUNK ? chunk : chunk.subarray(0, bytesRead));
-      }
-      return { body: Buffer.concat(chunks, total), head: toHead(stats) };
+      const { body, stats } = await readRegularFile(file, { maxBytes: options.maxBytes, name: this.describe(key), sizeName: key });
+      return { body, head: toHead(stats) };
     } catch (err) {
       throw this.convert(err, key, 'read');
-    } finally {
-      await handle?.close();
     }
-  }
-
-  /** Refuses anything but a regular file (FIFO, device, socket, folder): for the store it is no object. */
-  private checkRegular(key: string, stats: Stats): void {
-    if (stats.isFile()) return;
-    throw new FacefleetError('E_NOT_FOUND', `not a regular file (${fileKind(stats)}): ${this.describe(key)}`);
   }
 
   /** Stats a file; `null` when it does not exist or is not a regular file. */
@@ -318,20 +285,6 @@ export class FileStore implements ObjectStore {
         return new FacefleetError('E_STORAGE', `failed to ${action} ${where} (${code ?? 'unknown error'})`, { cause: err });
     }
   }
-}
-
-function checkSize(key: string, size: number, maxBytes: number | undefined): void {
-  if (maxBytes !== undefined && size > maxBytes) {
-    throw new FacefleetError('E_TOO_LARGE', `object ${key} is larger than ${maxBytes} bytes`);
-  }
-}
-
-function fileKind(stats: Stats): string {
-  if (stats.isFIFO()) return 'FIFO';
-  if (stats.isDirectory()) return 'folder';
-  if (stats.isSocket()) return 'socket';
-  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'device';
-  return 'special file';
 }
 
 function etagOf(stats: Stats): string {

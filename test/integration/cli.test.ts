@@ -169,3 +169,23 @@ describe('facefleet enqueue from find .', () => {
     }
   });
 });
+
+describe('facefleet detect on a FIFO', () => {
+  it('answers E_NOT_FOUND for the FIFO at once (it is never opened for reading) and detects the photo beside it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-fifo-'));
+    try {
+      const fifo = path.join(dir, 'pipe.jpg');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      const astronaut = allFixtures().find((f) => f.file === 'astronaut.png')!;
+      // No writer ever opens the FIFO: a blocking open would hang this run until the timeout.
+      const run = facefleet(['detect', '--json', '--model', 'blazeface', fifo, astronaut.path], {}, 60_000);
+      expect({ status: run.status, signal: run.signal }).toEqual({ status: 2, signal: null });
+      const [pipe, photo] = JSON.parse(run.stdout) as Array<{ faces?: unknown[]; error?: { code: string; message: string } }>;
+      expect(pipe.error).toEqual({ code: 'E_NOT_FOUND', message: expect.stringContaining('not a regular file (FIFO)') });
+      expect(photo.faces).toHaveLength(1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+

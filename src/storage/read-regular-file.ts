@@ -1,0 +1,84 @@
+import { constants as fsConstants, promises as fsp, Stats } from 'node:fs';
+import { FacefleetError } from '../errors';
+
+/**
+ * Flags of every open for reading: `O_NONBLOCK` so that opening a FIFO (or a device) that replaced a
+ * file cannot hold a libuv thread until a writer appears; on a regular file it changes nothing.
+ */
+const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
+
+/** Bytes read per `read` call. */
+const READ_CHUNK = 1 << 16;
+
+/** How {@link readRegularFile} names what it reads in its errors. */
+export interface ReadRegularOptions {
+  /** Largest size accepted, bytes; checked on the fstat and again while reading. */
+  maxBytes?: number;
+  /** What the file is, in the "not a regular file" message (a path or a store's description). */
+  name: string;
+  /** What the file is, in the "larger than" message. @defaultValue `name` */
+  sizeName?: string;
+}
+
+/** What kind of non-regular file `stats` describes, for messages. */
+export function fileKind(stats: Stats): string {
+  if (stats.isFIFO()) return 'FIFO';
+  if (stats.isDirectory()) return 'folder';
+  if (stats.isSocket()) return 'socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'device';
+  return 'special file';
+}
+
+function checkRegular(stats: Stats, name: string): void {
+  if (!stats.isFile()) throw new FacefleetError('E_NOT_FOUND', `not a regular file (${fileKind(stats)}): ${name}`);
+}
+
+function checkSize(size: number, options: ReadRegularOptions): void {
+  if (options.maxBytes !== undefined && size > options.maxBytes) {
+    throw new FacefleetError('E_TOO_LARGE', `object ${options.sizeName ?? options.name} is larger than ${options.maxBytes} bytes`);
+  }
+}
+
+/**
+ * Reads a whole regular file, capped. A FIFO, device, socket or folder is never opened for real: it is
+ * refused on its stat (`E_NOT_FOUND`), and the open cannot block (`O_NONBLOCK`) if one replaced the file
+ * since; the fstat of what was opened decides. Above `maxBytes` it is `E_TOO_LARGE`. Other file-system
+ * errors (ENOENT, EACCES, …) are thrown as they are, for the caller to classify.
+ */
+export async function readRegularFile(file: string, options: ReadRegularOptions): Promise<{ body: Buffer; stats: Stats }> {
+  checkRegular(await fsp.stat(file), options.name);
+  const handle = await fsp.open(file, READ_FLAGS);
+  try {
+    const stats = await handle.stat();
+    checkRegular(stats, options.name);
+    checkSize(stats.size, options);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(READ_CHUNK);
+      const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      checkSize(total, options);
+      chunks.push(bytesRead === READ_CHUNK ? chunk : chunk.subarray(0, bytesRead));
+    }
+    return { body: Buffer.concat(chunks, total), stats };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A local file a command was given (`facefleet detect`, `facefleet eval`), read as
+ * {@link readRegularFile} reads it: `E_NOT_FOUND` when it is missing or not a regular file,
+ * `E_TOO_LARGE` above `maxBytes`, `E_STORAGE` for any other read error.
+ */
+export async function readLocalFile(file: string, maxBytes: number): Promise<Buffer> {
+  try {
+    return (await readRegularFile(file, { maxBytes, name: file })).body;
+  } catch (err) {
+    if (err instanceof FacefleetError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FacefleetError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_STORAGE', `cannot read ${file}: ${code ?? (err as Error).message}`, { cause: err });
+  }
+}
