@@ -85,11 +85,10 @@ export async function measureNaive(options: NaiveOptions, progress: ProgressSink
           inferMs += c - b;
         }
         const tiles = prepared.tiles ?? [];
-        const faces = tiles.length === 0 ? found[0] : mergeTileFaces(found[0], tiles.map((tile, i) => ({ tile, faces: found[i + 1] })), options.decode.iouThreshold, options.decode.maxDetections);
+        const faces = mergeTileFaces(found[0], tiles.map((tile, i) => ({ tile, faces: found[i + 1] })), options.decode.iouThreshold, options.decode.maxDetections);
         const t3 = t2 + packMs;
         const t4 = t3 + inferMs;
         const t5 = performance.now();
-
         const key = data.key ?? src.key;
         const result: DetectionResult = {
           schema: RESULT_SCHEMA_ID,

@@ -3,7 +3,7 @@ import { DecodeOptions, Detector, Face, InputContract, Letterbox, RawTensor } fr
 import { AnchorCache, anchorCount } from './mogface-anchors';
 import { MogFaceManifest } from './mogface-manifest';
 import type { Candidate } from './nms';
-import { decodeBox, DeltaCoding, selectAndSuppress } from './ssd-priors';
+import { decodeBox, DeltaCoding, priorOutput, selectAndSuppress } from './ssd-priors';
 
 /** Shape information of one session input or output (onnxruntime's `ValueMetadata`, structurally). */
 export interface SessionValueInfo {
@@ -165,17 +165,7 @@ export class MogFaceDetector implements Detector {
   }
 
   private tensor(outputs: Record<string, RawTensor>, name: string, last: number): RawTensor {
-    const t = outputs[name];
-    if (!t) throw this.shapeError(`output '${name}' missing (got ${Object.keys(outputs).join(', ') || 'none'})`);
-    const [, anchors, channels] = t.dims;
-    if (t.dims.length !== 3 || anchors !== this.anchorCount || channels !== last) {
-      throw this.shapeError(
-        `output '${name}' has dims [${t.dims.join(', ')}], expected [N, ${this.anchorCount}, ${last}] ` +
-          `for a ${this.input.width}x${this.input.height} canvas`,
-      );
-    }
-    if (t.data.length < t.dims[0] * anchors * channels) throw this.shapeError(`output '${name}' data is shorter than its dims`);
-    return t;
+    return priorOutput(outputs, name, this.anchorCount, last, this.input, (m) => this.shapeError(m));
   }
 
   private shapeError(message: string): FacefleetError {

@@ -2,7 +2,7 @@ import { FacefleetError } from '../errors';
 import type { ModelManifest } from '../models/registry';
 import { DecodeOptions, Detector, Face, InputContract, Letterbox, RawTensor } from './detector';
 import type { Candidate } from './nms';
-import { decodeBox, DeltaCoding, PriorCache, priorCount, PriorLevelSpec, selectAndSuppress } from './ssd-priors';
+import { decodeBox, DeltaCoding, PriorCache, priorCount, PriorLevelSpec, priorOutput, selectAndSuppress } from './ssd-priors';
 
 /** The decode section of `models/retinaface/manifest.json`. */
 export interface RetinaFaceDecodeSpec {
@@ -124,13 +124,7 @@ export class RetinaFaceDetector implements Detector {
   }
 
   private tensor(outputs: Record<string, RawTensor>, name: string, last: number, priors: number): RawTensor {
-    const t = outputs[name];
-    if (!t) throw this.shapeError(`output '${name}' missing (got ${Object.keys(outputs).join(', ') || 'none'})`);
-    if (t.dims.length !== 3 || t.dims[1] !== priors || t.dims[2] !== last) {
-      throw this.shapeError(`output '${name}' has dims [${t.dims.join(', ')}], expected [N, ${priors}, ${last}] for a ${this.input.width}x${this.input.height} canvas`);
-    }
-    if (t.data.length < t.dims[0] * priors * last) throw this.shapeError(`output '${name}' data is shorter than its dims`);
-    return t;
+    return priorOutput(outputs, name, priors, last, this.input, (m) => this.shapeError(m));
   }
 
   private shapeError(message: string): FacefleetError {

@@ -1,3 +1,4 @@
+import type { RawTensor } from './detector';
 import { Candidate, greedyNms, topK } from './nms';
 
 /**
@@ -160,4 +161,25 @@ export function selectAndSuppress(
   }
   const candidates = topK(passed, options.preNmsTopK).map(({ score, k }) => build(k, score));
   return greedyNms(candidates, options.iouThreshold, options.maxDetections, options.pixelInclusive);
+}
+
+/**
+ * The output `name` of an anchor-based detector, checked to be `[N, priors, channels]` with data for
+ * every element; `fail` turns a message into the detector's error (`E_MODEL`), which names the canvas.
+ */
+export function priorOutput(
+  outputs: Record<string, RawTensor>,
+  name: string,
+  priors: number,
+  channels: number,
+  canvas: { width: number; height: number },
+  fail: (message: string) => Error,
+): RawTensor {
+  const t = outputs[name];
+  if (!t) throw fail(`output '${name}' missing (got ${Object.keys(outputs).join(', ') || 'none'})`);
+  if (t.dims.length !== 3 || t.dims[1] !== priors || t.dims[2] !== channels) {
+    throw fail(`output '${name}' has dims [${t.dims.join(', ')}], expected [N, ${priors}, ${channels}] for a ${canvas.width}x${canvas.height} canvas`);
+  }
+  if (t.data.length < t.dims[0] * priors * channels) throw fail(`output '${name}' data is shorter than its dims`);
+  return t;
 }

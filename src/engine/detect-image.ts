@@ -35,11 +35,8 @@ export async function detectImage(
   const { tiles = [], ...whole } = prepared;
   // Tiles share the whole view's canvas size, so they batch with it and with other images.
   const [out, ...tileOuts] = await Promise.all([whole, ...tiles].map((view) => engine.detect(view, decode, tag)));
-  let faces = out.faces;
-  if (tiles.length > 0) {
-    const { iouThreshold, maxDetections } = engine.decodeOptions(decode);
-    faces = mergeTileFaces(out.faces, tiles.map((tile, i) => ({ tile, faces: tileOuts[i].faces })), iouThreshold, maxDetections);
-  }
+  const { iouThreshold, maxDetections } = engine.decodeOptions(decode);
+  const faces = mergeTileFaces(out.faces, tiles.map((tile, i) => ({ tile, faces: tileOuts[i].faces })), iouThreshold, maxDetections);
   return {
     faces: maxFaces ? faces.slice(0, maxFaces) : faces,
     image: { width: prepared.letterbox.width, height: prepared.letterbox.height, format: prepared.format },

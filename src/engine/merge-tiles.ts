@@ -25,9 +25,11 @@ export function touchesInnerEdge(face: Face, tile: Pick<TileView, 'window' | 'in
 /**
  * Merges the faces of the whole-image view and of each tile (all in original pixels): faces cut by
  * an inner tile edge are dropped, the rest go through one greedy NMS at `iouThreshold` (pixel-inclusive,
- * as the detectors' own NMS) and the cap. Best first.
+ * as the detectors' own NMS) and the cap. Best first. Without tiles the whole view's faces are returned
+ * as they are (the detector already suppressed and capped them).
  */
 export function mergeTileFaces(whole: Face[], tiles: Array<{ tile: Pick<TileView, 'window' | 'inner' | 'letterbox'>; faces: Face[] }>, iouThreshold: number, maxDetections: number): Face[] {
+  if (tiles.length === 0) return whole;
   const all = [...whole];
   for (const { tile, faces } of tiles) for (const f of faces) if (!touchesInnerEdge(f, tile)) all.push(f);
   return greedyNms(all, iouThreshold, maxDetections, true);

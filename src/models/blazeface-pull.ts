@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Parser } from 'tar';
 import { FacefleetError } from '../errors';
 import { writeAtomic } from './atomic-write';
+import { sha256Hex } from './file-digest';
 import { modelVersionDir } from './model-cache';
 import { BatchRewriteReport, rewriteForDynamicBatch } from './onnx-batch-rewrite';
 import { loadManifest, ModelManifest } from './registry';
@@ -64,10 +65,6 @@ interface PullRecord {
 const RECORD = 'pull.json';
 /** Bumped whenever the rewrite changes, so that caches holding an older rewrite are refreshed. */
 const REWRITE_VERSION = 1;
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /**
  * Checks bytes against a subresource-integrity string (`sha512-<base64>`, as npm records it).
@@ -128,9 +125,9 @@ async function fromCache(dir: string, manifest: ModelManifest, originalPath: str
     const record = JSON.parse(await fsp.readFile(path.join(dir, RECORD), 'utf8')) as PullRecord;
     if (record.rewriteVersion !== REWRITE_VERSION) return undefined;
     if (record.source !== manifest.source || record.integrity !== manifest.integrity) return undefined;
-    if (sha256(await fsp.readFile(originalPath)) !== record.originalSha256) return undefined;
+    if (sha256Hex(await fsp.readFile(originalPath)) !== record.originalSha256) return undefined;
     const modelPath = record.dynamicBatch ? dynamicPath : originalPath;
-    if (record.dynamicBatch && sha256(await fsp.readFile(dynamicPath)) !== record.modelSha256) return undefined;
+    if (record.dynamicBatch && sha256Hex(await fsp.readFile(dynamicPath)) !== record.modelSha256) return undefined;
     const { dynamicBatch, rewrite, rewriteError } = record;
     return { modelPath, originalPath, dynamicBatch, pulled: false, rewrite, rewriteError };
   } catch {
@@ -178,14 +175,14 @@ export async function pullBlazeFace(options: PullBlazeFaceOptions): Promise<Pull
       rewriteVersion: REWRITE_VERSION,
       source: manifest.source,
       integrity: manifest.integrity,
-      originalSha256: sha256(original),
-      modelSha256: sha256(original),
+      originalSha256: sha256Hex(original),
+      modelSha256: sha256Hex(original),
       dynamicBatch: false,
     };
     try {
       const { model, report } = rewriteForDynamicBatch(original);
       await writeAtomic(dynamicPath, model);
-      Object.assign(record, { modelSha256: sha256(model), dynamicBatch: true, rewrite: report });
+      Object.assign(record, { modelSha256: sha256Hex(model), dynamicBatch: true, rewrite: report });
     } catch (err) {
       record.rewriteError = err instanceof Error ? err.message : String(err);
       log('dynamic-batch rewrite failed; the model will run with batch 1', { error: record.rewriteError });

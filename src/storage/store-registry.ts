@@ -77,7 +77,7 @@ export class StoreRegistry {
     if (this.closing) throw new FacefleetError('E_SHUTDOWN', 'store registry is closed');
     const location = parseLocation(url);
     if (location.scheme === 'file' && this.fileRoots) {
-      if (this.options.fileRoots!.length === 0) {
+      if (this.fileRoots.empty) {
         throw new FacefleetError('E_BAD_KEY', `${url}: file:// locations are off here; name the folders they may use (worker: --file-roots, serve: --allowed-locations file:///DIR)`);
       }
       const found = this.fileRoots.match(url);

@@ -37,4 +37,10 @@ describe('tile merging', () => {
     const merged = mergeTileFaces([], [{ tile: left, faces: [face([100, 100, 120, 125], 0.8), face([300, 100, 320, 125], 0.6)] }], 0.4, 1);
     expect(merged).toHaveLength(1);
   });
+
+  it('returns the whole view as the detector gave it when there are no tiles (no second NMS, no second cap)', () => {
+    const whole = [face([0, 0, 10, 10], 0.9), face([1, 0, 11, 10], 0.8)];
+    expect(mergeTileFaces(whole, [], 0.4, 1)).toBe(whole);
+  });
 });
+
