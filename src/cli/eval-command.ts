@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
+import { imageProgressBar } from './run-progress';
 import { imageLimits, loadModelConfig } from '../config/model-config';
 import { detectImage } from '../engine/detect-image';
 import { loadModel } from '../engine/build-engine';
@@ -86,12 +86,7 @@ export async function runEval(flags: EvalFlags): Promise<number> {
   const collectThreshold = Math.min(COLLECT_THRESHOLD, scoreThreshold);
   const engine = model.engine;
 
-  const bar = process.stderr.isTTY
-    ? new cliProgress.SingleBar(
-        { format: ' {bar} {percentage}% | {value}/{total} images | {rate}/s | ETA {eta_formatted} | failed {failed}', hideCursor: true, stream: process.stderr, etaBuffer: 50 },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
+  const bar = process.stderr.isTTY ? imageProgressBar() : undefined;
   let collected: CollectedImage[];
   const started = performance.now();
   bar?.start(gt.images.length, 0, { rate: '0', failed: 0 });

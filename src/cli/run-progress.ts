@@ -11,21 +11,27 @@ export interface WatchOptions {
 }
 
 /**
+ * The progress bar of commands that work through images, on stderr: percentage, count, rate
+ * (`{rate}` images/s) and failures (`{failed}`), set with `start(total, 0, { rate, failed })`.
+ */
+export function imageProgressBar(): cliProgress.SingleBar {
+  return new cliProgress.SingleBar(
+    {
+      format: ' {bar} {percentage}% | {value}/{total} images | {rate}/s | ETA {eta_formatted} | failed {failed}',
+      hideCursor: true,
+      stream: process.stderr,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+/**
  * Follows a run until every enqueued image has an outcome, drawing a bar with rate and ETA
  * (cli-progress), and resolves with the final status.
  */
 export async function watchRun(runs: RunStore, runId: string, options: WatchOptions): Promise<RunStatus> {
-  const bar = options.bar
-    ? new cliProgress.SingleBar(
-        {
-          format: ' {bar} {percentage}% | {value}/{total} images | {rate}/s | ETA {eta_formatted} | failed {failed}',
-          hideCursor: true,
-          stream: process.stderr,
-          etaBuffer: 50,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
+  const bar = options.bar ? imageProgressBar() : undefined;
   const started = Date.now();
   let status = await runs.get(runId);
   bar?.start(status?.total ?? 0, 0, { rate: '0', failed: 0 });
