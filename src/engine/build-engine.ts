@@ -123,7 +123,8 @@ export async function loadModel(settings: ModelSettings, options: { metrics?: Fl
  */
 export const DEFAULT_MAX_TILES: Readonly<Record<ModelSettings['model'], number>> = Object.freeze({ retinaface: 4, blazeface: 0, mogface: 0 });
 
-function tilingFor(settings: ModelSettings): TilingOptions | undefined {
+/** The tiling a model runs with: the settings' `maxTiles`, else the model's default; none at 0. */
+export function tilingFor(settings: Pick<ModelSettings, 'model' | 'maxTiles'>): TilingOptions | undefined {
   const maxTiles = settings.maxTiles ?? DEFAULT_MAX_TILES[settings.model];
   return maxTiles > 0 ? { ...DEFAULT_TILING, maxTiles } : undefined;
 }
