@@ -55,6 +55,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--worker-id <id>', 'worker id in results and logs (default <hostname>-<pid>)').env('FACEFLEET_WORKER_ID'))
     .addOption(new Option('--attempts <n>', 'retry attempts for transient errors').env('FACEFLEET_ATTEMPTS').default('5'))
     .addOption(new Option('--file-roots <dirs>', 'comma-separated folders file:// jobs may read and write (default: none, file:// is off)').env('FACEFLEET_FILE_ROOTS'))
+    .addOption(new Option('--allowed-locations <list>', 'comma-separated s3://bucket[/prefix] and file:///DIR locations jobs may read and write (default: any bucket; file:// only under --file-roots)').env('FACEFLEET_ALLOWED_LOCATIONS'))
     .action(async (opts) => runWorker(opts));
 
   queueOptions(program.command('enqueue').description('enqueue images as one run: keys as arguments, --prefix URL, or --manifest FILE'))

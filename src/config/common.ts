@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseLocation } from '../storage/location';
 import { bool, int } from './parse';
 
 /** Queue location fields shared by every command. */
@@ -81,3 +82,42 @@ export const commonEnv = {
   maxImageMb: 'FACEFLEET_MAX_IMAGE_MB',
   maxMegapixels: 'FACEFLEET_MAX_MEGAPIXELS',
 } as const;
+
+/** An allowed location: a bucket, a key prefix in one (whole segments), or an absolute folder. */
+const locationPrefix = z
+  .string()
+  .regex(/^(s3:\/\/[^/\s]+|file:\/\/\/)/, 'expected s3://bucket… or file:///… prefixes')
+  .refine((url) => isLocation(url), { message: 'expected a valid location URL (s3://bucket, s3://bucket/prefix, file:///abs/dir)' })
+  .refine((url) => !/^file:\/\/\/+$/.test(url), { message: '"file:///" is the whole file system: name the folders instead' });
+
+function isLocation(url: string): boolean {
+  try {
+    parseLocation(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A comma-separated list of allowed locations (`s3://bucket`, `s3://bucket/prefix`, `file:///abs/dir`),
+ * parsed into an array; empty when unset.
+ */
+export function allowedLocationsField() {
+  return z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
+    .pipe(z.array(locationPrefix));
+}
+
+/**
+ * What a store registry may open: `fileRoots` plus the `file:///` entries of `allowedLocations` as
+ * folders, and the `s3://` entries as buckets or bucket prefixes (none: any bucket).
+ */
+export function storeLocations(allowedLocations: readonly string[], fileRoots: readonly string[] = []): { fileRoots: string[]; s3Locations: string[] } {
+  return {
+    fileRoots: [...fileRoots, ...allowedLocations.filter((l) => l.startsWith('file:///')).map((l) => l.slice('file://'.length))],
+    s3Locations: allowedLocations.filter((l) => l.startsWith('s3://')),
+  };
+}

@@ -1,25 +1,8 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { FacefleetError } from '../errors';
-import { parseLocation } from '../storage/location';
-import { commonEnv, modelFields, queueFields, runFields } from './common';
+import { allowedLocationsField, commonEnv, modelFields, queueFields, runFields } from './common';
 import { bool, int, parseConfig } from './parse';
-
-/** An allowed location: a bucket, a key prefix in one (whole segments), or an absolute folder. */
-const locationPrefix = z
-  .string()
-  .regex(/^(s3:\/\/[^/\s]+|file:\/\/\/)/, 'expected s3://bucket… or file:///… prefixes')
-  .refine((url) => isLocation(url), { message: 'expected a valid location URL (s3://bucket, s3://bucket/prefix, file:///abs/dir)' })
-  .refine((url) => !/^file:\/\/\/+$/.test(url), { message: '"file:///" is the whole file system: name the folders instead' });
-
-function isLocation(url: string): boolean {
-  try {
-    parseLocation(url);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const serveSchema = z.object({
   ...queueFields,
@@ -50,11 +33,7 @@ const serveSchema = z.object({
    * `file:///srv/out-evil`. Empty: any bucket, and no `file://` location (a `file:///DIR` entry opens a
    * folder). (env `FACEFLEET_SERVE_ALLOWED_LOCATIONS`)
    */
-  allowedLocations: z
-    .string()
-    .default('')
-    .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
-    .pipe(z.array(locationPrefix)),
+  allowedLocations: allowedLocationsField(),
   /**
    * `Host` names requests may carry, comma-separated, port ignored; `*` accepts any. Always allowed:
    * `localhost`, `127.0.0.1`, `[::1]` and the `host` bound (with a wildcard bind such as `0.0.0.0`, also

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { commonEnv, modelFields, queueFields } from './common';
+import { allowedLocationsField, commonEnv, modelFields, queueFields } from './common';
 import { bool, int, parseConfig } from './parse';
 import { parseLocation } from '../storage/location';
 
@@ -40,6 +40,13 @@ const workerSchema = z.object({
     .refine((roots) => roots.every(isFolderPath), { message: 'expected absolute paths without ".", ".." or empty segments' })
     .refine((roots) => !roots.some(isFileSystemRoot), { message: '"/" is the whole file system, not a root: name the folders jobs may read and write' })
     .optional(),
+  /**
+   * Locations jobs may read from and write to, comma-separated: `s3://bucket`, `s3://bucket/prefix`
+   * (exact bucket names, whole key segments) and `file:///abs/dir` (added to `fileRoots`). With no
+   * `s3://` entry, any bucket the credentials reach is allowed; a job naming a location outside the
+   * list fails with `E_BAD_KEY` before any request. (env `FACEFLEET_ALLOWED_LOCATIONS`)
+   */
+  allowedLocations: allowedLocationsField(),
   /** Skip images whose result matches their ETag and model version even if the job did not ask. @defaultValue false */
   forceIncremental: bool().default(false),
 });
@@ -74,6 +81,7 @@ export function loadWorkerConfig(flags: Record<string, unknown>, env: Record<str
     stalledIntervalMs: 'FACEFLEET_STALLED_INTERVAL_MS',
     workerId: 'FACEFLEET_WORKER_ID',
     fileRoots: 'FACEFLEET_FILE_ROOTS',
+    allowedLocations: 'FACEFLEET_ALLOWED_LOCATIONS',
     attempts: 'FACEFLEET_ATTEMPTS',
   });
   return Object.freeze({ ...parsed, effectiveConcurrency: parsed.concurrency || parsed.batch * 3 });

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ServeConfig } from '../config/serve-config';
 import { API_TOKEN_ENV } from '../config/serve-config';
-import { runTtlSeconds } from '../config/common';
+import { runTtlSeconds, storeLocations } from '../config/common';
 import { loadModel, LoadedModel } from '../engine/build-engine';
 import { Lifecycle } from '../lifecycle/lifecycle';
 import { createRedis } from '../queue/connection';
@@ -60,11 +60,9 @@ export async function startServe(config: Readonly<ServeConfig>, log: Logger, opt
   // A Redis that is down must not crash the server: detection works without it, run routes answer 503.
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
   const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
-  // With allowed locations set, file:// access is confined to their folders by the storage layer too
-  // (one store per root, so symlinks cannot lead out).
-  // file:// is off unless --allowed-locations names file:/// folders.
-  const fileRoots = config.allowedLocations.filter((p) => p.startsWith('file:///')).map((p) => p.slice('file://'.length).replace(/\/+$/, '') || '/');
-  const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env), ...(fileRoots ? { fileRoots } : {}) });
+  // The routes check every location against --allowed-locations; the storage layer confines them too
+  // (one store per file root, so symlinks cannot lead out; file:// off without file:/// entries).
+  const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env), ...storeLocations(config.allowedLocations) });
   const background = new BackgroundEnqueues();
   let lastTick = Date.now();
   const ticker = setInterval(() => (lastTick = Date.now()), 1000);

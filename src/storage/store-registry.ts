@@ -30,6 +30,12 @@ export interface StoreRegistryOptions {
    * @defaultValue unset: any path (for local use; set it on shared workers)
    */
   fileRoots?: readonly string[];
+  /**
+   * `s3://bucket` or `s3://bucket/prefix` locations that `s3://` URLs must lie in (exact bucket names,
+   * whole key segments). A URL outside all of them fails with `E_BAD_KEY` before any request is made.
+   * @defaultValue unset or empty: any bucket the credentials reach
+   */
+  s3Locations?: readonly string[];
 }
 
 /** A store and a key inside it, from {@link StoreRegistry.resolve}. */
@@ -52,10 +58,12 @@ export class StoreRegistry {
   private readonly ownsClient: boolean;
   private closing: Promise<void> | undefined;
   private readonly fileRoots: LocationAllowList | undefined;
+  private readonly s3Locations: LocationAllowList | undefined;
 
   /**
    * @param options - See {@link StoreRegistryOptions}.
-   * @throws FacefleetError `E_CONFIG` for a file root that is not an absolute path or names `..`, `.` or empty segments.
+   * @throws FacefleetError `E_CONFIG` for a file root that is not an absolute path or names `..`, `.` or
+   * empty segments, or an S3 location that is not an `s3://bucket[/prefix]` URL.
    */
   constructor(private readonly options: StoreRegistryOptions = {}) {
     this.ownsClient = !(options.s3 instanceof S3Client);
@@ -65,6 +73,15 @@ export class StoreRegistry {
         this.fileRoots = new LocationAllowList(options.fileRoots.map(fileRootUrl));
       } catch (err) {
         throw new FacefleetError('E_CONFIG', `invalid file roots (${options.fileRoots.join(', ')}): ${(err as Error).message}`, { cause: err });
+      }
+    }
+    if (options.s3Locations && options.s3Locations.length > 0) {
+      const wrong = options.s3Locations.find((l) => !l.startsWith('s3://'));
+      if (wrong !== undefined) throw new FacefleetError('E_CONFIG', `S3 location ${JSON.stringify(wrong)} is not an s3://bucket[/prefix] URL`);
+      try {
+        this.s3Locations = new LocationAllowList(options.s3Locations);
+      } catch (err) {
+        throw new FacefleetError('E_CONFIG', `invalid S3 locations (${options.s3Locations.join(', ')}): ${(err as Error).message}`, { cause: err });
       }
     }
   }
@@ -86,6 +103,7 @@ export class StoreRegistry {
       // A prefix URL keeps its trailing `/` (it marks a folder to list).
       location.key = found.rest === '' ? '' : location.key.endsWith('/') ? `${found.rest}/` : found.rest;
     }
+    if (location.scheme === 's3' && this.s3Locations) this.s3Locations.check(url, 'location');
     const id = location.scheme === 's3' ? `s3://${location.bucket}` : `file://${location.root}`;
     let store = this.stores.get(id);
     if (!store) {

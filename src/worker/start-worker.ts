@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { storeLocations } from '../config/common';
 import { imageLimits } from '../config/model-config';
 import type { WorkerConfig } from '../config/worker-config';
 import { loadModel, LoadedModel } from '../engine/build-engine';
@@ -62,8 +63,9 @@ export async function startWorker(
   metrics.workerInfo.labels(VERSION, model.detector.id, model.detector.version, model.session.info.provider).set(1);
 
   const redis = createRedis(config.redisUrl);
-  // file:// is off unless the operator named folders: a shared worker must not read or write the host's files.
-  const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env), fileRoots: config.fileRoots ?? [] });
+  // file:// is off unless the operator named folders: a shared worker must not read or write the host's
+  // files. Buckets are confined when --allowed-locations names any.
+  const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env), ...storeLocations(config.allowedLocations, config.fileRoots) });
   const processor = new JobProcessor({
     engine: model.engine,
     stores,

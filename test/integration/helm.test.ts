@@ -278,6 +278,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
       set: {
         'gpu.enabled': true, 'gpu.allowCpuFallback': true, 'config.model': 'mogface', 'config.modelPath': '/models/m.onnx', 'config.scoreThreshold': 0.7, 'config.maxTiles': 2,
         's3.endpoint': 'https://s3.local', 's3.region': 'eu-west-1', 's3.forcePathStyle': 'true', ...(hasFileRoots ? { 'config.fileRoots': '/data' } : {}),
+        'config.allowedLocations': 's3://photos',
       },
     });
     const names = workerContainer(objects).env.map((e: { name: string }) => e.name) as string[];
