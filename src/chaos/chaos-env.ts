@@ -13,7 +13,7 @@ import { s3ClientConfigFromEnv } from '../storage/s3-client-config';
 import { S3Store } from '../storage/s3-store';
 import { ChaosRedis } from './chaos-redis';
 import { ChaosS3 } from './chaos-s3';
-import { ChaosWorker } from './chaos-worker';
+import { ChaosWorker, type ChaosWorkerOptions } from './chaos-worker';
 
 /** Bucket of the source images. */
 export const PHOTOS_BUCKET = 'chaos-photos';
@@ -122,15 +122,14 @@ export class ChaosEnv {
    * a free loopback port when `metrics` is set.
    */
   async spawnWorker(id: string, queue: string, args: string[], options: { metrics?: boolean; env?: Record<string, string> } = {}): Promise<ChaosWorker> {
-    const worker = new ChaosWorker({
-      id,
-      args: ['--queue', queue, ...args],
-      env: { ...this.processEnv(), ...options.env },
-      logDir: this.logDir,
-      metricsPort: options.metrics ? await freePort() : 0,
-    });
-    this.workers.push(worker);
-    return worker;
+    return this.spawnProcess({ id, args: ['--queue', queue, ...args], metricsPort: options.metrics ? await freePort() : 0, ...(options.env ? { env: options.env } : {}) });
+  }
+
+  /** Starts a `facefleet worker` or `serve` child with the suite's environment (plus `env`); killed on `close()`. */
+  spawnProcess(options: Omit<ChaosWorkerOptions, 'env' | 'logDir'> & { env?: Record<string, string> }): ChaosWorker {
+    const child = new ChaosWorker({ ...options, env: { ...this.processEnv(), ...options.env }, logDir: this.logDir });
+    this.workers.push(child);
+    return child;
   }
 
   /** The results bucket as a store (for the audit), with the root credentials. */

@@ -1,7 +1,7 @@
 import { FacefleetError } from '../errors';
 
 /** The scenarios of the suite, in the order they run. */
-export const CHAOS_SCENARIOS = ['worker-sigkill', 'redis-restart', 'redis-stop', 'storage-outage', 'slow-inference', 'hostile-inputs', 'backlog'] as const;
+export const CHAOS_SCENARIOS = ['worker-sigkill', 'redis-restart', 'redis-stop', 'storage-outage', 'slow-inference', 'hostile-inputs', 'hostile-access', 'backlog'] as const;
 
 /** One scenario name. */
 export type ChaosScenario = (typeof CHAOS_SCENARIOS)[number];
@@ -18,6 +18,8 @@ export interface ChaosSizes {
   slow: { images: number; canvas: number; batch: number };
   /** Hostile inputs, and good photos mixed in among them. */
   hostile: { inputs: number; photos: number };
+  /** Hostile access: ordinary photos among the hostile jobs, FIFOs as sources, slow uploads against serve. */
+  access: { photos: number; fifos: number; slowClients: number };
   /** Backlog: waiting jobs enqueued with no worker running. */
   backlog: { jobs: number };
 }
@@ -30,6 +32,7 @@ export const CHAOS_SCALES: Readonly<Record<'small' | 'full', ChaosSizes>> = Obje
     storage: { images: 120, outageSeconds: 5 },
     slow: { images: 16, canvas: 1920, batch: 8 },
     hostile: { inputs: 300, photos: 40 },
+    access: { photos: 24, fifos: 8, slowClients: 40 },
     backlog: { jobs: 10_000 },
   },
   full: {
@@ -38,6 +41,7 @@ export const CHAOS_SCALES: Readonly<Record<'small' | 'full', ChaosSizes>> = Obje
     storage: { images: 2000, outageSeconds: 30 },
     slow: { images: 48, canvas: 1920, batch: 8 },
     hostile: { inputs: 10_000, photos: 500 },
+    access: { photos: 200, fifos: 32, slowClients: 140 },
     backlog: { jobs: 100_000 },
   },
 });

@@ -6,7 +6,7 @@ import { FacefleetError } from '../errors';
 import { findRepoRoot } from '../models/registry';
 
 /** Environment names never inherited by a chaos worker: it gets only what the suite passes. */
-const SCRUBBED_ENV = /^(FACEFLEET_(?!MODEL_CACHE$|TOOLS$)|REDIS_URL$|AWS_)/;
+export const SCRUBBED_ENV = /^(FACEFLEET_(?!MODEL_CACHE$|TOOLS$)|REDIS_URL$|AWS_)/;
 
 /** How one `facefleet worker` process of the suite runs. */
 export interface ChaosWorkerOptions {
@@ -20,10 +20,15 @@ export interface ChaosWorkerOptions {
   logDir: string;
   /** Port of `/metrics`, `/healthz`, `/readyz` on 127.0.0.1 (0: none). */
   metricsPort: number;
+  /**
+   * The command run: `worker`, or `serve` (whose HTTP port, given as `--port` in `args`, is the one
+   * probed; `metricsPort` must then be that port). @defaultValue `worker`
+   */
+  command?: 'worker' | 'serve';
 }
 
 /**
- * One `node bin/facefleet.js worker` child of the chaos suite: its stderr (JSON log lines) goes to a
+ * One `node bin/facefleet.js worker` (or `serve`) child of the chaos suite: its stderr (JSON log lines) goes to a
  * file the suite later greps for credentials and counts lines in; it can be SIGKILLed, drained with
  * SIGTERM, probed on `/readyz` and `/healthz`, and its RSS read from procfs.
  */
@@ -43,10 +48,12 @@ export class ChaosWorker {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUBBED_ENV.test(k)) env[k] = v;
     Object.assign(env, { FACEFLEET_LOG_LEVEL: 'info', MALLOC_ARENA_MAX: '2' }, options.env);
     const root = findRepoRoot();
-    const metrics = options.metricsPort > 0 ? ['--metrics-port', String(options.metricsPort), '--metrics-host', '127.0.0.1'] : ['--metrics-port', '0'];
+    const command = options.command ?? 'worker';
+    const metrics = command === 'serve' ? [] : options.metricsPort > 0 ? ['--metrics-port', String(options.metricsPort), '--metrics-host', '127.0.0.1'] : ['--metrics-port', '0'];
     // The suite enqueues BlazeFace jobs: reliability does not depend on the model, and the cheapest one
     // keeps the scenarios short.
-    const args = [path.join(root, 'bin', 'facefleet.js'), 'worker', '--model', 'blazeface', '--worker-id', options.id, ...metrics, ...options.args];
+    const args = [path.join(root, 'bin', 'facefleet.js'), command, '--model', 'blazeface', ...(command === 'worker' ? ['--worker-id', options.id] : []), ...metrics, ...options.args];
+    const startedLine = command === 'serve' ? '"msg":"serve listening"' : '"msg":"worker started"';
     this.child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const log = fs.createWriteStream(this.logFile, { flags: 'a' });
     let started = false;
@@ -57,7 +64,7 @@ export class ChaosWorker {
     const take = (d: Buffer) => {
       log.write(d);
       this.tail = (this.tail + d.toString('utf8')).slice(-6000);
-      if (!started && this.tail.includes('"msg":"worker started"')) {
+      if (!started && this.tail.includes(startedLine)) {
         started = true;
         onStart?.();
       }

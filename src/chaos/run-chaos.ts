@@ -6,6 +6,7 @@ import { backlogScenario } from './backlog';
 import { ChaosEnv, RESULTS_BUCKET } from './chaos-env';
 import type { ChaosOptions, ChaosScenario } from './chaos-options';
 import type { ChaosRow } from './chaos-report';
+import { hostileAccessScenario } from './hostile-access';
 import { hostileScenario } from './hostile-scenario';
 import { photoVariants } from './photo-set';
 import { redisRestart, redisStop } from './redis-faults';
@@ -23,6 +24,7 @@ const SCENARIOS: Record<ChaosScenario, Scenario> = {
   'storage-outage': storageOutage,
   'slow-inference': slowInference,
   'hostile-inputs': hostileScenario,
+  'hostile-access': hostileAccessScenario,
   backlog: backlogScenario,
 };
 
@@ -52,7 +54,7 @@ export async function runChaos(options: Readonly<ChaosOptions>, say: (line: stri
   const wrong = { redis: randomBytes(18).toString('hex'), s3: randomBytes(20).toString('hex') };
   try {
     const variants = await photoVariants();
-    const ctx: ScenarioContext = { env, sizes: options.sizes, variants, say };
+    const ctx: ScenarioContext = { env, sizes: options.sizes, variants, say, wrong };
     for (const name of options.scenarios) {
       const t0 = Date.now();
       say(`${name}: starting`);

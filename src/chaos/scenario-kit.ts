@@ -17,6 +17,8 @@ export interface ScenarioContext {
   variants: readonly PhotoVariant[];
   /** Progress for humans (stderr). */
   say(message: string): void;
+  /** Credentials an operator might mistype or rotate to: commands given them must not print them. */
+  wrong: { redis: string; s3: string };
 }
 
 /** A scenario: sets up its run, injects its fault, waits for the outcome and audits it. */

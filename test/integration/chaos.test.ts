@@ -82,6 +82,28 @@ describe('facefleet chaos --scale small', () => {
     expect(row.details.peakRssMb).toBeLessThan(1536);
   });
 
+  it('hostile-access: jobs reaching outside the allowed roots and buckets, FIFOs and big or foreign results all fail permanently; nothing written outside; serve survives slow uploads; wrong passwords end at once', () => {
+    const row = rows.get('hostile-access')!;
+    const d = row.details as Record<string, unknown>;
+    expect({ wedged: d.wedged, unexpectedOutcomes: d.unexpectedOutcomes, transientFailures: d.transientFailures, writtenOutside: d.writtenOutside, foreignChanged: d.foreignChanged, bigChanged: d.bigChanged }).toEqual({
+      wedged: false, unexpectedOutcomes: 0, transientFailures: 0, writtenOutside: [], foreignChanged: false, bigChanged: false,
+    });
+    const byKind = d.byKind as Record<string, Record<string, number>>;
+    expect(byKind['fifo-source']).toEqual({ E_NOT_FOUND: d.fifos });
+    for (const kind of ['results-in-etc', 'results-outside-roots', 'results-lookalike-folder', 'results-lookalike-bucket', 'source-outside-roots', 'source-lookalike-bucket', 'big-result', 'foreign-result']) expect(byKind[kind]).toEqual({ E_BAD_KEY: 1 });
+    expect(byKind.photo).toEqual({ ok: d.photos });
+    // A 1 GiB file where a result goes is not read whole.
+    expect(d.peakRssMb).toBeLessThan(1024);
+    const slow = d.slowBody as { clients: number; realDuring: number; realAfter: number; facesAfter: number; stillOpen: number; answered408: number };
+    expect(slow).toMatchObject({ realDuring: 429, realAfter: 200, stillOpen: 0 });
+    expect(slow.answered408).toBeGreaterThanOrEqual(2);
+    expect(slow.facesAfter).toBeGreaterThan(0);
+    for (const [command, r] of Object.entries(d.wrongPassword as Record<string, { exitCode: number; seconds: number; classified: boolean }>)) {
+      expect({ command, exitCode: r.exitCode, classified: r.classified }).toEqual({ command, exitCode: 64, classified: true });
+      expect(r.seconds).toBeLessThan(20);
+    }
+  });
+
   it('backlog: memory per waiting job measured; admission control paused the producer within a chunk of its bound, with a clear message', () => {
     const row = rows.get('backlog')!;
     expect(row.details.waiting).toBe(row.images);

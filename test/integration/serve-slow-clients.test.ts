@@ -1,42 +1,10 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import pino from 'pino';
 import { loadServeConfig } from '../../src/config/serve-config';
 import { RunningServer, startServe } from '../../src/serve/start-serve';
+import { detectHead, slowClient, type SlowClient } from '../../src/chaos/slow-client';
 import { allFixtures } from '../support/fixtures';
 import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
-
-/** A raw connection and what the server did with it. */
-interface SlowClient {
-  socket: net.Socket;
-  /** Bytes the server answered, as text. */
-  answer: () => string;
-  /** Resolves with ms since the start when the server closed the connection. */
-  closed: Promise<number>;
-}
-
-/** Opens a connection that sends `head` at once, then one byte of `drip` per `everyMs`. */
-function slowClient(port: number, head: string, drip: string, everyMs: number): SlowClient {
-  const t0 = Date.now();
-  const socket = net.connect(port, '127.0.0.1');
-  let answer = '';
-  let i = 0;
-  const timer = setInterval(() => {
-    if (socket.writable && i < drip.length) socket.write(drip[i++]!);
-  }, everyMs);
-  socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
-  socket.on('error', () => undefined);
-  socket.write(head);
-  const closed = new Promise<number>((resolve) =>
-    socket.once('close', () => {
-      clearInterval(timer);
-      resolve(Date.now() - t0);
-    }),
-  );
-  return { socket, answer: () => answer, closed };
-}
-
-const detectHead = (length: number) => `POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: ${length}\r\n\r\n`;
 
 /**
  * `facefleet serve` against slow clients (real Redis, the real model): uploads sending 1 byte/s are cut
