@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { InputContract, Letterbox } from '../detectors/detector';
-import { FacefleetError } from '../errors';
+import { classify, FacefleetError } from '../errors';
 import type { ImageLimits } from '../imaging/probe-image';
 import { prepareImage } from '../imaging/prepare-image';
 import { probeImage } from '../imaging/probe-image';
@@ -63,7 +63,7 @@ export async function loadBenchImages(dir: string, contract: InputContract, limi
       const probe = await probeImage(body, limits);
       images.push({ file, name, bytes: body.length, megapixels: (probe.width * probe.height) / 1e6, pixels: prepared.pixels, letterbox: prepared.letterbox, views: 1 + (prepared.tiles?.length ?? 0) });
     } catch (err) {
-      const code = err instanceof FacefleetError ? err.code : 'E_UNKNOWN';
+      const { code } = classify(err);
       skipped.push({ name, code, message: err instanceof Error ? err.message : String(err) });
     }
   }

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DecodeOptions, Detector, Face, RawTensor } from '../detectors/detector';
-import { FacefleetError } from '../errors';
+import { classify } from '../errors';
 import { packTensor } from '../imaging/pack-tensor';
 import { baseSessionOptions } from '../inference/session-options';
 import { prepareImage } from '../imaging/prepare-image';
@@ -27,6 +27,8 @@ export interface NaiveOptions {
   detector: Detector;
   /** ORT intra-op threads (0: onnxruntime decides), as the pipeline's session uses. */
   threads: number;
+  /** Let onnxruntime's pool threads spin, as the pipeline's session does (`ortAllowSpinning`). @defaultValue false */
+  allowSpinning?: boolean;
   decode: DecodeOptions;
   limits: ImageLimits & { maxBytes: number };
   sourceDir: string;
@@ -50,7 +52,7 @@ export async function measureNaive(options: NaiveOptions, progress: ProgressSink
   const { input } = detector;
   const dims = input.layout === 'NHWC' ? [1, input.height, input.width, 3] : [1, 3, input.height, input.width];
   // The worker's own session options: the comparison is about the architecture, not the settings.
-  const session = await ort.InferenceSession.create(options.modelPath, { ...baseSessionOptions({ intraOpThreads: options.threads, interOpThreads: 1 }), executionProviders: ['cpu'] });
+  const session = await ort.InferenceSession.create(options.modelPath, { ...baseSessionOptions({ intraOpThreads: options.threads, interOpThreads: 1, allowSpinning: options.allowSpinning }), executionProviders: ['cpu'] });
   const queueName = benchQueueName('naive');
   const bq = new BenchQueue(options.redisUrl, queueName);
   const stores = new StoreRegistry();
@@ -108,7 +110,7 @@ export async function measureNaive(options: NaiveOptions, progress: ProgressSink
         for (const [stage, ms] of [['download', t1 - t0], ['decode', t2 - t1], ['pack', t3 - t2], ['inference', t4 - t3], ['postprocess', t5 - t4], ['upload', t6 - t5]] as const) stages.add(stage, ms);
         await bq.runs.record(data.runId, 'done');
       } catch (err) {
-        const code = err instanceof FacefleetError ? err.code : 'E_INFERENCE';
+        const { code } = classify(err);
         await bq.runs.record(data.runId, 'failed', code);
         throw new UnrecoverableError(`${code}: ${err instanceof Error ? err.message : String(err)}`);
       }

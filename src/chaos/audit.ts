@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import { isErrorCode, parseReason } from '../errors';
+import { parseReason } from '../errors';
 import { jobIdFor } from '../queue/job-data';
 import { parseResult } from '../queue/result-schema';
 import type { SourceKey } from '../producer/key-sources';
@@ -72,8 +72,8 @@ export async function auditRun(input: AuditInput): Promise<RunAudit> {
       return;
     }
     if (state === 'failed') {
-      const { code } = parseReason(job.failedReason);
-      if (!isErrorCode(code)) return lost(`failed without a classified reason: ${String(job.failedReason).slice(0, 120)}`);
+      const { code, coded } = parseReason(job.failedReason);
+      if (!coded) return lost(`failed without a classified reason: ${String(job.failedReason).slice(0, 120)}`);
       audit.failed++;
       audit.failuresByCode[code] = (audit.failuresByCode[code] ?? 0) + 1;
       audit.outcomes[i] = code;

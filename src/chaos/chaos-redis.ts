@@ -54,7 +54,7 @@ export class ChaosRedis {
   /** Starts the server (first call: on a free port; later calls: on the same port and directory). */
   async start(): Promise<void> {
     if (this.child) return;
-    if (!hasRedisServer()) throw new FacefleetError('E_CONFIG', 'redis-server is not on PATH (Debian/Ubuntu: sudo apt-get install redis-server)');
+    if (!hasRedisServer()) throw new FacefleetError('E_DEPENDENCY', 'redis-server is not on PATH (Debian/Ubuntu: sudo apt-get install redis-server)');
     fs.mkdirSync(this.options.dir, { recursive: true });
     for (let attempt = 0; ; attempt++) {
       const fresh = this.portValue === 0;
@@ -88,7 +88,7 @@ export class ChaosRedis {
         await new Promise((r) => setTimeout(r, 250));
         continue;
       }
-      if (!fresh || attempt >= 2) throw new FacefleetError('E_CONFIG', `redis-server did not start on port ${port} (log: ${path.join(this.options.dir, 'redis.log')})`);
+      if (!fresh || attempt >= 2) throw new FacefleetError('E_DEPENDENCY', `redis-server did not start on port ${port} (log: ${path.join(this.options.dir, 'redis.log')})`);
     }
   }
 

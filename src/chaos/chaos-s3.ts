@@ -28,7 +28,7 @@ export function findVersitygw(env: NodeJS.ProcessEnv = process.env): string {
     path.join(env.HOME || os.homedir(), '.cache', 'facefleet-tools', 'bin', 'versitygw'),
   ].filter((p): p is string => p !== undefined);
   const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) throw new FacefleetError('E_CONFIG', `versitygw not found (looked at ${candidates.join(', ')}); build it with \`bash scripts/install-tools.sh\` (needs Go)`);
+  if (!found) throw new FacefleetError('E_DEPENDENCY', `versitygw not found (looked at ${candidates.join(', ')}); build it with \`bash scripts/install-tools.sh\` (needs Go)`);
   return found;
 }
 
@@ -126,7 +126,7 @@ export class ChaosS3 {
       // The old port may linger in TIME_WAIT for a moment after a stop.
       await new Promise((r) => setTimeout(r, 250));
     }
-    throw new FacefleetError('E_CONFIG', `versitygw did not start (${binary})`);
+    throw new FacefleetError('E_DEPENDENCY', `versitygw did not start (${binary})`);
   }
 
   /** Stops the server (SIGTERM, SIGKILL after 5 s); the data folder stays. */

@@ -75,7 +75,7 @@ export class ChaosWorker {
       this.child.once('close', (code, signal) => {
         this.status = { code, signal };
         log.end();
-        if (!started) onFail?.(new FacefleetError('E_CONFIG', `chaos worker ${options.id} exited (${code ?? signal}) before starting; its log ends:\n${this.tail}`));
+        if (!started) onFail?.(new FacefleetError('E_DEPENDENCY', `chaos worker ${options.id} exited (${code ?? signal}) before starting; its log ends:\n${this.tail}`));
         resolve(this.status);
       });
     });
@@ -105,7 +105,7 @@ export class ChaosWorker {
   async waitStarted(timeoutMs = 60_000): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new FacefleetError('E_CONFIG', `chaos worker ${this.options.id} did not start within ${timeoutMs} ms; its log ends:\n${this.tail}`)), timeoutMs);
+      timer = setTimeout(() => reject(new FacefleetError('E_DEPENDENCY', `chaos worker ${this.options.id} did not start within ${timeoutMs} ms; its log ends:\n${this.tail}`)), timeoutMs);
     });
     try {
       await Promise.race([this.startedPromise, late]);

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { imageLimits, loadModelConfig } from '../config/model-config';
+import { imageLimits, loadDetectConfig } from '../config/model-config';
 import type { Face } from '../detectors/detector';
 import { detectImage } from '../engine/detect-image';
 import { loadModel } from '../engine/build-engine';
-import { FacefleetError } from '../errors';
+import { classify } from '../errors';
 import { annotateImage } from '../imaging/annotate';
 import { readLocalFile } from '../storage/read-regular-file';
 
@@ -23,12 +23,12 @@ export interface DetectEntry {
  * Runs a model on local files without a queue. All files go through the batcher together (bounded),
  * so they share batches. Prints a JSON array with `--json`, a table otherwise; exit 2 when any failed.
  */
-export async function runDetect(files: string[], flags: Record<string, unknown> & { json?: boolean; annotate?: string }): Promise<number> {
-  const config = loadModelConfig(flags);
+export async function runDetect(files: string[], flags: Record<string, unknown>): Promise<number> {
+  const config = loadDetectConfig(flags);
   const limits = imageLimits(config);
   const model = await loadModel(config, { onPull: (m) => process.stderr.write(`${m}\n`) });
   for (const w of model.warnings) process.stderr.write(`warning: ${w}\n`);
-  if (flags.annotate) await fs.mkdir(flags.annotate, { recursive: true });
+  if (config.annotate) await fs.mkdir(config.annotate, { recursive: true });
   const { id, version } = model.detector;
   const entries: DetectEntry[] = new Array(files.length);
   let next = 0;
@@ -46,13 +46,13 @@ export async function runDetect(files: string[], flags: Record<string, unknown> 
           faces: det.faces,
           timings: { decodeMs: r2(det.decodeMs), inferenceMs: r2(det.inferenceMs), postprocessMs: r2(det.postprocessMs), batchSize: det.batchSize },
         };
-        if (flags.annotate) {
-          entry.annotated = path.join(flags.annotate, `${String(i).padStart(3, '0')}-${path.basename(file).replace(/\.[^.]+$/, '')}.jpg`);
+        if (config.annotate) {
+          entry.annotated = path.join(config.annotate, `${String(i).padStart(3, '0')}-${path.basename(file).replace(/\.[^.]+$/, '')}.jpg`);
           await fs.writeFile(entry.annotated, await annotateImage(body, det.faces));
         }
         entries[i] = entry;
       } catch (err) {
-        const e = err instanceof FacefleetError ? err : new FacefleetError('E_INFERENCE', String((err as Error)?.message ?? err));
+        const e = classify(err);
         entries[i] = { file, error: { code: e.code, message: e.message } };
       }
     }
@@ -62,7 +62,7 @@ export async function runDetect(files: string[], flags: Record<string, unknown> 
   } finally {
     await model.close();
   }
-  if (flags.json) process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+  if (config.json) process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
   else printTable(entries);
   return entries.some((e) => e.error) ? 2 : 0;
 }

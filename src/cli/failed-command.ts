@@ -1,6 +1,6 @@
 import { Job, Queue } from 'bullmq';
 import fs from 'node:fs';
-import { loadWorkerConfig } from '../config/worker-config';
+import { loadFailedConfig } from '../config/queue-admin-config';
 import { ERROR_CODES, isErrorCode, parseReason } from '../errors';
 import { connectRedis } from '../queue/connection';
 
@@ -51,22 +51,22 @@ export async function* failedJobs(queue: Queue, filter: FailedFilter, pageSize =
  * and messages; `retry` re-queues those whose code is transient (or every one with `--all`); `export`
  * writes them as a JSONL manifest (`source` and `key` per line) that `enqueue --manifest` accepts.
  */
-export async function runFailed(action: 'list' | 'retry' | 'export', flags: Record<string, unknown> & { run?: string; code?: string; json?: boolean; all?: boolean; out?: string }): Promise<number> {
-  const config = loadWorkerConfig({ redisUrl: flags.redisUrl, queue: flags.queue, redisPrefix: flags.redisPrefix });
-  if (flags.code && !isErrorCode(flags.code) && flags.code !== 'E_UNKNOWN') {
-    process.stderr.write(`unknown code ${flags.code}; codes: ${Object.keys(ERROR_CODES).join(', ')}\n`);
+export async function runFailed(action: 'list' | 'retry' | 'export', cliFlags: Record<string, unknown>): Promise<number> {
+  const config = loadFailedConfig(action, cliFlags);
+  if (config.code && !isErrorCode(config.code)) {
+    process.stderr.write(`unknown code ${config.code}; codes: ${Object.keys(ERROR_CODES).join(', ')}\n`);
     return 64;
   }
   const redis = await connectRedis(config.redisUrl, { onError: (err) => process.stderr.write(`facefleet failed: redis: ${err.message}\n`) });
   const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
   // Without a listener BullMQ prints connection errors whole with console.error.
   queue.on('error', (err) => process.stderr.write(`facefleet failed: redis: ${err.message}\n`));
-  const filter = { run: flags.run, code: flags.code };
+  const filter = { run: config.run, code: config.code };
   try {
     if (action === 'list') {
       const rows: FailedEntry[] = [];
       for await (const { entry } of failedJobs(queue, filter)) rows.push(entry);
-      if (flags.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+      if (config.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
       else {
         for (const r of rows) process.stdout.write(`${r.code.padEnd(22)} ${r.runId.padEnd(24)} ${r.key}  ${r.message}\n`);
         process.stderr.write(`${rows.length} failed job(s)\n`);
@@ -79,7 +79,7 @@ export async function runFailed(action: 'list' | 'retry' | 'export', flags: Reco
       const chosen: Job[] = [];
       for await (const { job, entry } of failedJobs(queue, filter)) {
         const transient = isErrorCode(entry.code) && ERROR_CODES[entry.code] === 'transient';
-        if (flags.all || transient) chosen.push(job);
+        if (config.all || transient) chosen.push(job);
         else kept++;
       }
       for (const job of chosen) {
@@ -89,14 +89,14 @@ export async function runFailed(action: 'list' | 'retry' | 'export', flags: Reco
       process.stdout.write(`${JSON.stringify({ retried, kept })}\n`);
       return 0;
     }
-    const out = flags.out ? fs.createWriteStream(flags.out) : process.stdout;
+    const out = config.out ? fs.createWriteStream(config.out) : process.stdout;
     let n = 0;
     for await (const { entry } of failedJobs(queue, filter)) {
       out.write(`${JSON.stringify({ source: entry.source, key: entry.key, code: entry.code })}\n`);
       n++;
     }
-    if (flags.out) await new Promise<void>((r) => (out as fs.WriteStream).end(() => r()));
-    process.stderr.write(`${n} failed job(s) exported${flags.out ? ` to ${flags.out}` : ''}\n`);
+    if (config.out) await new Promise<void>((r) => (out as fs.WriteStream).end(() => r()));
+    process.stderr.write(`${n} failed job(s) exported${config.out ? ` to ${config.out}` : ''}\n`);
     return 0;
   } finally {
     await queue.close();

@@ -15,8 +15,11 @@ const FAILURE_TEXT = {
   E_BAD_JOB: 'the job payload does not match the contract',
   E_STORAGE: 'storage kept failing (retried)',
   E_STORAGE_DENIED: 'storage refused access',
+  E_REDIS: 'Redis kept failing while the outcome was counted (retried)',
   E_INFERENCE: 'inference kept failing (retried)',
   E_SHUTDOWN: 'a worker shut down',
+  E_POISON: 'quarantined: the image hung the decoder or kept crashing workers',
+  E_INTERNAL: 'a bug: an unclassified error (the worker logged its stack)',
 };
 
 /** Shows the runs list, refreshed while the view lasts. */

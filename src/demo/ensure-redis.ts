@@ -62,20 +62,20 @@ export function probeInstallHost(env: NodeJS.ProcessEnv = process.env): InstallH
 /**
  * Makes sure `redis-server` is on PATH for the demo's private Redis: installs the distribution's
  * package when this process may (saying so in one line through `say`), or throws
- * `FacefleetError('E_CONFIG')` with the exact command to run.
+ * `FacefleetError('E_DEPENDENCY')` with the exact command to run.
  */
 export function ensureRedisServer(say: (line: string) => void, host: InstallHost = probeInstallHost()): void {
   if (hasRedisServer()) return;
   const plan = planRedisInstall(host);
   if (plan.action === 'instruct') {
-    throw new FacefleetError('E_CONFIG', `redis-server is not on PATH and the demo will not install it (${plan.reason}). Run: ${plan.command} — or set REDIS_URL to a Redis you own.`);
+    throw new FacefleetError('E_DEPENDENCY', `redis-server is not on PATH and the demo will not install it (${plan.reason}). Run: ${plan.command} — or set REDIS_URL to a Redis you own.`);
   }
   say(`redis-server is not installed: installing it with \`${plan.command}\` for the demo's private Redis (FACEFLEET_NO_INSTALL=1 turns this off)`);
   for (const [cmd, ...args] of plan.steps) {
     const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 600_000 });
     if (r.status !== 0) {
-      throw new FacefleetError('E_CONFIG', `installing redis-server failed (${[cmd, ...args].join(' ')} exited ${r.status ?? r.signal}). Run: ${plan.command} — or set REDIS_URL.`);
+      throw new FacefleetError('E_DEPENDENCY', `installing redis-server failed (${[cmd, ...args].join(' ')} exited ${r.status ?? r.signal}). Run: ${plan.command} — or set REDIS_URL.`);
     }
   }
-  if (!hasRedisServer()) throw new FacefleetError('E_CONFIG', `${plan.manager} finished but redis-server is still not on PATH. Install Redis, or set REDIS_URL.`);
+  if (!hasRedisServer()) throw new FacefleetError('E_DEPENDENCY', `${plan.manager} finished but redis-server is still not on PATH. Install Redis, or set REDIS_URL.`);
 }

@@ -1,7 +1,7 @@
-import type { DecodeOptions, Detector, Face, Letterbox } from '../detectors/detector';
+import type { DecodeOptions, Detector, Face } from '../detectors/detector';
 import { FacefleetError } from '../errors';
 import { packTensor } from '../imaging/pack-tensor';
-import type { TileView } from '../imaging/tile-image';
+import type { PreparedImage } from '../imaging/prepared-image';
 import type { TilingOptions } from '../imaging/tile-plan';
 import { MicroBatcher } from '../inference/micro-batcher';
 import type { RunResult } from '../inference/session-host';
@@ -11,16 +11,6 @@ import type { FleetMetrics } from '../telemetry/metrics';
 /** The part of a session the engine needs (a `SessionHost`, or a fake in unit tests). */
 export interface BatchSession {
   run(feeds: Record<string, WireTensor>): Promise<RunResult>;
-}
-
-/** An image decoded and letterboxed onto the model's canvas. */
-export interface PreparedImage {
-  /** Canvas pixels, RGB, `width × height × 3` of the model input. */
-  pixels: Uint8Array;
-  letterbox: Letterbox;
-  format: string;
-  /** Tiles of a large photo, detected beside the whole view and merged into its faces. */
-  tiles?: TileView[];
 }
 
 /** Faces for one image and what the batch it ran in cost. */
@@ -156,7 +146,9 @@ export class DetectionEngine {
             batchSize: items.length,
           };
         } catch (err) {
-          out[itemIndex] = new FacefleetError('E_INFERENCE', `decoding outputs failed: ${(err as Error).message}`, { cause: err });
+          // Outputs the detector refused are an inference failure of this batch; anything else a bug.
+          const code = err instanceof FacefleetError ? 'E_INFERENCE' : 'E_INTERNAL';
+          out[itemIndex] = new FacefleetError(code, `decoding outputs failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
         }
       });
     }

@@ -1,7 +1,9 @@
 /**
  * The fixed set of failure reason codes. Each code is a stable string that appears in failed jobs'
- * reasons, in result files of failed images, in logs and as the `code` label of
- * `facefleet_job_failures_total`, so the set is small and closed.
+ * reasons, in result files of failed images, in logs, in the start-failure line of a command and as the
+ * `code` label of `facefleet_job_failures_total`, so the set is small and closed: an error nothing
+ * classified is `E_INTERNAL` (see `classify`), never a code outside this table. The HTTP API adds a few
+ * codes about requests (`HTTP_ONLY_CODES` in `src/serve/api-error.ts`), never about images.
  */
 export const ERROR_CODES = {
   /** The bytes are in an allowed format but cannot be decoded (truncated, corrupt). */
@@ -23,16 +25,29 @@ export const ERROR_CODES = {
   E_STORAGE: 'transient',
   /** The storage refused access (credentials, permissions); a retry will not help. */
   E_STORAGE_DENIED: 'permanent',
+  /** Redis failed while a run record was written or read (connection lost, timeout, an error reply); a retry may fix it. */
+  E_REDIS: 'transient',
   /** The inference session failed on a batch. */
   E_INFERENCE: 'transient',
   /** The worker was shutting down; the job goes back to the queue. */
   E_SHUTDOWN: 'transient',
   /** Quarantined: decoding hung past its time limit, or workers holding the job kept dying; never retried. */
   E_POISON: 'permanent',
+  /**
+   * A bug: an error that nothing classified. A job fails at once without a retry (it would fail the same
+   * way) and the error is logged with its stack; a command exits 1.
+   */
+  E_INTERNAL: 'permanent',
   /** Invalid configuration; the process must not start. */
   E_CONFIG: 'fatal',
   /** The model is missing, fails its integrity check or has the wrong shape; the process must not start. */
   E_MODEL: 'fatal',
+  /**
+   * A program the command starts itself is missing or did not start (`redis-server` for the demo's
+   * private Redis; `versitygw` and the worker processes of the chaos suite): install it, or point the
+   * command at a running one.
+   */
+  E_DEPENDENCY: 'fatal',
 } as const;
 
 /** A stable failure reason code. */

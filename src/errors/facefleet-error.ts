@@ -25,11 +25,25 @@ export class FacefleetError extends Error {
   }
 }
 
-/** Splits a stored failure reason (`CODE: message`) back into its code and message. */
-export function parseReason(reason: string | undefined): { code: ErrorCode | 'E_UNKNOWN'; message: string } {
+/** A stored failure reason split back into its parts. */
+export interface ParsedReason {
+  code: ErrorCode;
+  message: string;
+  /**
+   * False for a reason that carries no known code (written by BullMQ itself, e.g. "job stalled more
+   * than allowable limit", or by something other than a facefleet worker): its code is then `E_INTERNAL`.
+   */
+  coded: boolean;
+}
+
+/**
+ * Splits a stored failure reason (`CODE: message`) back into its code and message. A reason without a
+ * known code parses as `E_INTERNAL` (a failure nothing classified) with the whole reason as its message.
+ */
+export function parseReason(reason: string | undefined): ParsedReason {
   const match = /^(E_[A-Z_]+): ([\s\S]*)$/.exec(reason ?? '');
-  if (match && isErrorCode(match[1])) return { code: match[1], message: match[2] };
-  return { code: 'E_UNKNOWN', message: reason ?? '' };
+  if (match && isErrorCode(match[1])) return { code: match[1], message: match[2], coded: true };
+  return { code: 'E_INTERNAL', message: reason ?? '', coded: false };
 }
 
 /** True for a FacefleetError whose kind is `permanent` or `fatal` (retrying cannot help). */

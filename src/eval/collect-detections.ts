@@ -1,5 +1,5 @@
 import { readLocalFile } from '../storage/read-regular-file';
-import { FacefleetError } from '../errors';
+import { classify } from '../errors';
 import type { ErrorCode } from '../errors';
 import type { GtImage } from './ground-truth';
 import type { ScoredBox } from './match-detections';
@@ -51,7 +51,7 @@ export async function collectDetections(images: readonly GtImage[], options: Col
       const det = await options.detect(body, image);
       return { image, width: det.image.width, height: det.image.height, faces: det.faces.map((f) => ({ box: f.box, score: f.score })) };
     } catch (err) {
-      const e = err instanceof FacefleetError ? err : new FacefleetError('E_INFERENCE', String((err as Error)?.message ?? err), { cause: err });
+      const e = classify(err);
       return { image, faces: [], error: { code: e.code, message: e.message } };
     }
   };

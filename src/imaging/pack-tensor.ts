@@ -8,14 +8,14 @@ import { FacefleetError } from '../errors';
  * mean and std given in the fed channel order.
  *
  * Pass `out` (at least `N × H × W × 3` floats) to reuse a buffer; a view of exactly that length is
- * returned. A canvas of the wrong size is a programming error upstream: `FacefleetError('E_INFERENCE')`.
+ * returned. A canvas of the wrong size is a programming error upstream: `FacefleetError('E_INTERNAL')`.
  */
 export function packTensor(pixelsList: readonly Uint8Array[], contract: InputContract, out?: Float32Array): Float32Array {
   const plane = contract.width * contract.height;
   const perImage = plane * 3;
   const length = pixelsList.length * perImage;
   if (out && out.length < length) {
-    throw new FacefleetError('E_INFERENCE', `packTensor: output buffer holds ${out.length} floats, ${length} needed`);
+    throw new FacefleetError('E_INTERNAL', `packTensor: output buffer holds ${out.length} floats, ${length} needed`);
   }
   const tensor = out ? out.subarray(0, length) : new Float32Array(length);
   // Source channel of each fed channel, and the per-channel affine map folded into scale + offset.
@@ -29,7 +29,7 @@ export function packTensor(pixelsList: readonly Uint8Array[], contract: InputCon
   for (let n = 0; n < pixelsList.length; n++) {
     const pixels = pixelsList[n];
     if (pixels.length !== perImage) {
-      throw new FacefleetError('E_INFERENCE', `packTensor: image ${n} has ${pixels.length} bytes, expected ${perImage} (${contract.width}×${contract.height}×3)`);
+      throw new FacefleetError('E_INTERNAL', `packTensor: image ${n} has ${pixels.length} bytes, expected ${perImage} (${contract.width}×${contract.height}×3)`);
     }
     const base = n * perImage;
     if (nhwc) {

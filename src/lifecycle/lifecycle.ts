@@ -3,9 +3,21 @@ import type { Logger } from 'pino';
 /** Process state. */
 export type LifecycleState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
+/**
+ * The phases of shutdown, in the order they run: stop taking work (and finish what is in hand) →
+ * background work → the inference session → clients of Redis and storage (queues, monitors, stores) →
+ * Redis connections → servers that stay up for the drain (`/metrics`, `/readyz`) → logs.
+ */
+export const SHUTDOWN_PHASES = ['intake', 'background', 'session', 'clients', 'connections', 'server', 'logs'] as const;
+
+/** One phase of {@link SHUTDOWN_PHASES}. */
+export type ShutdownPhase = (typeof SHUTDOWN_PHASES)[number];
+
 /** A named step of shutdown. */
 export interface Closer {
   name: string;
+  /** When it runs; closers of one phase run in the order they were added. */
+  phase: ShutdownPhase;
   close: () => Promise<void> | void;
 }
 
@@ -19,9 +31,11 @@ export interface LifecycleOptions {
 }
 
 /**
- * One place for process state, signal handling and ordered shutdown. Closers run in registration
- * order, each in its own try/catch; `close()` is idempotent (returns the same promise). A second signal
- * or the deadline forces a non-zero exit.
+ * One place for process state, signal handling and ordered shutdown. A start adds each resource's
+ * closer as soon as the resource exists, so a start that fails part-way closes what it opened with the
+ * same `close()`. Closers run by {@link SHUTDOWN_PHASES} phase, in registration order within one, each in
+ * its own try/catch; `close()` is idempotent (returns the same promise). A second signal or the
+ * deadline forces a non-zero exit.
  */
 export class Lifecycle {
   private stateValue: LifecycleState = 'starting';
@@ -43,7 +57,7 @@ export class Lifecycle {
     if (this.stateValue === 'starting') this.stateValue = 'running';
   }
 
-  /** Adds a shutdown step (run in the order added). */
+  /** Adds a shutdown step to its phase (after the steps already there). */
   add(closer: Closer): void {
     this.closers.push(closer);
   }
@@ -57,7 +71,9 @@ export class Lifecycle {
   private async runClosers(): Promise<boolean> {
     this.stateValue = 'draining';
     let ok = true;
-    for (const c of this.closers) {
+    const rank = (c: Closer) => SHUTDOWN_PHASES.indexOf(c.phase);
+    // Array.prototype.sort is stable: registration order holds within a phase.
+    for (const c of [...this.closers].sort((a, b) => rank(a) - rank(b))) {
       const t0 = Date.now();
       try {
         await c.close();

@@ -28,6 +28,19 @@ export function createRedis(url: string, extra: RedisOptions = {}): Redis {
   return client;
 }
 
+/**
+ * Closes a connection for good: QUIT when it is ready (replies in flight still arrive), a plain
+ * disconnect otherwise, since with `maxRetriesPerRequest: null` a QUIT queued on a connection that never
+ * comes up would wait for it forever.
+ */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  await client.quit().catch(() => client.disconnect());
+}
+
 /** Redis error codes that mean the credentials are wrong or missing: retrying cannot help. */
 const AUTH_ERROR_CODES = new Set(['WRONGPASS', 'NOAUTH']);
 

@@ -38,7 +38,7 @@ export function hasRedisServer(): boolean {
  */
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   if (!hasRedisServer()) {
-    throw new FacefleetError('E_CONFIG', 'redis-server is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to an existing Redis.');
+    throw new FacefleetError('E_DEPENDENCY', 'redis-server is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to an existing Redis.');
   }
   const port = options.port || (await freePort());
   const ownDir = !options.dir;
@@ -56,7 +56,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   while (!(await answers(port))) {
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new FacefleetError('E_CONFIG', `redis-server did not start on port ${port} (log: ${path.join(dir, 'redis.log')})`);
+      throw new FacefleetError('E_DEPENDENCY', `redis-server did not start on port ${port} (log: ${path.join(dir, 'redis.log')})`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { ALL_ERROR_CODES, FacefleetError } from '../errors';
+import { ALL_ERROR_CODES, ErrorCode, FacefleetError } from '../errors';
 import { QueueTarget, runIndexKey, runKey } from './connection';
 import { isRunId, MAX_RUN_ID_LENGTH } from './job-data';
 
@@ -64,7 +64,8 @@ export type Outcome = 'done' | 'skipped' | 'failed';
  * Counters are incremented by workers once per final outcome; a job executed twice after a crash
  * between its result write and its completion can count twice, so readers clamp to `total`. Counts go
  * only into a run that exists: an outcome for an unknown or expired run creates nothing. A record
- * expires `ttlSeconds` after its last change; the index drops expired runs when it is read.
+ * expires `ttlSeconds` after its last change; the index drops expired runs when it is read. A failed
+ * Redis call is `E_REDIS`.
  */
 export class RunStore {
   private readonly ttlSeconds: number;
@@ -87,13 +88,15 @@ export class RunStore {
     if (!isRunId(runId)) throw new FacefleetError('E_BAD_JOB', `invalid run id: expected 1 to ${MAX_RUN_ID_LENGTH} letters, digits, . _ - (given ${String(runId).length} characters)`);
     const key = runKey(this.target, runId);
     const now = new Date().toISOString();
-    await this.redis
-      .multi()
-      .hsetnx(key, 'createdAt', now)
-      .hset(key, 'results', info.results, 'model', info.model, 'sealed', '0', 'ttl', String(this.ttlSeconds))
-      .expire(key, this.ttlSeconds)
-      .zadd(runIndexKey(this.target), 'NX', Date.now(), runId)
-      .exec();
+    await this.call(`create ${runId}`, () =>
+      this.redis
+        .multi()
+        .hsetnx(key, 'createdAt', now)
+        .hset(key, 'results', info.results, 'model', info.model, 'sealed', '0', 'ttl', String(this.ttlSeconds))
+        .expire(key, this.ttlSeconds)
+        .zadd(runIndexKey(this.target), 'NX', Date.now(), runId)
+        .exec(),
+    );
   }
 
   /** Adds `count` newly enqueued jobs to the run's total (nothing when the run does not exist). */
@@ -104,16 +107,17 @@ export class RunStore {
   /** Marks enqueueing finished: `total` is final. */
   async seal(runId: string): Promise<void> {
     // Only an existing record is sealed: HSET on an expired one would leave a record without createdAt.
-    if (isRunId(runId)) await this.redis.eval(SEAL_RUN, 1, runKey(this.target, runId), String(this.ttlSeconds));
+    if (isRunId(runId)) await this.call(`seal ${runId}`, () => this.redis.eval(SEAL_RUN, 1, runKey(this.target, runId), String(this.ttlSeconds)));
   }
 
   /**
-   * Counts one final outcome (and its failure code) into an existing run; resolves whether it was
-   * counted (false: no such run, or not a valid run id, and nothing was written).
+   * Counts one final outcome (and, for `failed`, its code: `E_INTERNAL` when none is given) into an
+   * existing run; resolves whether it was counted (false: no such run, or not a valid run id, and
+   * nothing was written).
    */
-  async record(runId: string, outcome: Outcome, code?: string): Promise<boolean> {
+  async record(runId: string, outcome: Outcome, code: ErrorCode = 'E_INTERNAL'): Promise<boolean> {
     const increments: Array<string | number> = [outcome, 1];
-    if (outcome === 'failed') increments.push(`fail:${code ?? 'E_UNKNOWN'}`, 1);
+    if (outcome === 'failed') increments.push(`fail:${code}`, 1);
     return this.count(runId, increments);
   }
 
@@ -124,14 +128,27 @@ export class RunStore {
 
   private async count(runId: string, increments: Array<string | number>): Promise<boolean> {
     if (!isRunId(runId)) return false;
-    const counted = await this.redis.eval(COUNT_INTO_RUN, 1, runKey(this.target, runId), String(this.ttlSeconds), ...increments.map(String));
+    const counted = await this.call(`count into ${runId}`, () => this.redis.eval(COUNT_INTO_RUN, 1, runKey(this.target, runId), String(this.ttlSeconds), ...increments.map(String)));
     return counted === 1;
+  }
+
+  /**
+   * Runs one Redis call of this store. Its failure (connection lost, timeout, an error reply) is
+   * `E_REDIS`, transient: the worker retries the job, the API answers 503, instead of an unclassified
+   * error failing the job for good.
+   */
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw new FacefleetError('E_REDIS', `run record ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
 
   /** Reads a run, or `null` when unknown or expired. */
   async get(runId: string): Promise<RunStatus | null> {
     if (!isRunId(runId)) return null;
-    const h = await this.redis.hgetall(runKey(this.target, runId));
+    const h = await this.call(`read ${runId}`, () => this.redis.hgetall(runKey(this.target, runId)));
     if (!h || !h.createdAt) return null;
     const num = (f: string) => Number(h[f] ?? 0);
     const failures: Record<string, number> = {};
@@ -152,11 +169,11 @@ export class RunStore {
 
   /** Lists the most recent runs, newest first. */
   async list(limit = 50): Promise<RunStatus[]> {
-    const ids = await this.redis.zrevrange(runIndexKey(this.target), 0, limit - 1);
+    const ids = await this.call('list', () => this.redis.zrevrange(runIndexKey(this.target), 0, limit - 1));
     const runs = await Promise.all(ids.map((id) => this.get(id)));
     const expired = ids.filter((_, i) => runs[i] === null);
     if (expired.length > 0) {
-      await this.redis.zrem(runIndexKey(this.target), ...expired);
+      await this.call('list', () => this.redis.zrem(runIndexKey(this.target), ...expired));
       // Expired entries took places in this page: read it again without them.
       return this.list(limit);
     }

@@ -2,7 +2,7 @@ import { ErrorCode, FacefleetError } from '../errors';
 
 /**
  * Codes of HTTP answers that have no counterpart among the job failure codes: they describe the
- * request or the server, never an image.
+ * request or the server, never an image. With `ERROR_CODES` this is every code facefleet uses.
  */
 export const HTTP_ONLY_CODES = {
   /** The request itself is malformed: a bad query value, a missing body, two files. */
@@ -15,8 +15,6 @@ export const HTTP_ONLY_CODES = {
   E_OVERLOADED: 429,
   /** Starting, draining, or a dependency (Redis, the inference thread) is down. */
   E_NOT_READY: 503,
-  /** A bug: something failed that has no classification. */
-  E_INTERNAL: 500,
 } as const;
 
 /** A code an API error answer carries: a job failure code or an HTTP-only one. */
@@ -32,11 +30,14 @@ const STATUS_OF_CODE: Record<ErrorCode, number> = {
   E_BAD_JOB: 400,
   E_STORAGE: 503,
   E_STORAGE_DENIED: 502,
+  E_REDIS: 503,
   E_INFERENCE: 503,
   E_SHUTDOWN: 503,
   E_POISON: 422,
+  E_INTERNAL: 500,
   E_CONFIG: 500,
   E_MODEL: 500,
+  E_DEPENDENCY: 500,
 };
 
 /** The HTTP status answered for a code. */
@@ -89,11 +90,13 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
 /**
  * Converts anything thrown while handling a request into an {@link ApiError}: project errors keep their
  * code; Fastify's (body limits, content types, schema validation) and the multipart parser's are mapped
- * by their own `code`, never by message text; anything else is `E_INTERNAL`.
+ * by their own `code`, never by message text; anything else is `E_INTERNAL` (a bug, logged by the server).
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof FacefleetError) {
+    // A bug's text is for the log (the server logs every E_INTERNAL with its stack), not for callers.
+    if (err.code === 'E_INTERNAL') return new ApiError('E_INTERNAL', 'internal error', { cause: err });
     const retry = err.kind === 'transient' ? { retryAfterS: 1 } : {};
     return new ApiError(err.code, err.message, { ...retry, cause: err });
   }

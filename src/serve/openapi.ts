@@ -120,5 +120,5 @@ const STATUS_TEXT: Record<number, string> = {
   415: 'Unsupported format or content type (E_UNSUPPORTED_FORMAT)',
   422: 'Undecodable image (E_DECODE)',
   429: 'Admission queue full; see Retry-After (E_OVERLOADED)',
-  503: 'Not ready, or a transient failure; see Retry-After (E_NOT_READY, E_STORAGE, E_INFERENCE)',
+  503: 'Not ready, or a transient failure; see Retry-After (E_NOT_READY, E_STORAGE, E_REDIS, E_INFERENCE)',
 };

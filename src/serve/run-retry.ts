@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import { ERROR_CODES, isErrorCode, parseReason } from '../errors';
+import { ERROR_CODES, ErrorCode, isErrorCode, parseReason } from '../errors';
 import type { RunStore } from '../queue/run-store';
 
 /** What a retry did. */
@@ -49,8 +49,8 @@ export async function retryTransientFailures(queue: Queue, runs: RunStore, runId
  * (the set is bounded by the job policy's `keepFailed`). Collected before any is retried, since a
  * retry moves a job out of the set being paged.
  */
-async function retryableJobs(queue: Queue, runId: string): Promise<Array<{ job: Job; code: string }>> {
-  const out: Array<{ job: Job; code: string }> = [];
+async function retryableJobs(queue: Queue, runId: string): Promise<Array<{ job: Job; code: ErrorCode }>> {
+  const out: Array<{ job: Job; code: ErrorCode }> = [];
   const page = 500;
   for (let start = 0; ; start += page) {
     const jobs = await queue.getFailed(start, start + page - 1);

@@ -151,7 +151,7 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
     {
       onRequest: needRedis,
       schema: {
-        summary: 'Send the failed images of a run whose failure a retry may fix (transient codes: E_STORAGE, E_INFERENCE, E_SHUTDOWN) back to the queue',
+        summary: 'Send the failed images of a run whose failure a retry may fix (transient codes: E_STORAGE, E_REDIS, E_INFERENCE, E_SHUTDOWN) back to the queue',
         description: 'Permanent failures (E_DECODE, E_UNSUPPORTED_FORMAT, …) would fail again and are left alone. The run counts each retried image as not failed until its new outcome.',
         tags: ['runs'],
         params: runParamsSchema,

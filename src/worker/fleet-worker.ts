@@ -1,7 +1,7 @@
 import { DelayedError, Job, MetricsTime, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { FacefleetError, isPermanent } from '../errors';
+import { classify, FacefleetError, isPermanent } from '../errors';
 import { isRunId, jobIdFor, parseJobData } from '../queue/job-data';
 import type { JobSummary } from '../queue/result';
 import type { QueueTarget } from '../queue/connection';
@@ -37,9 +37,10 @@ export interface FleetWorkerOptions {
 /**
  * The BullMQ side of a worker: takes jobs, hands them to the {@link JobProcessor}, turns its errors
  * into BullMQ's retry (transient) or `UnrecoverableError` (permanent, reason code kept as
- * `CODE: message`), counts final outcomes on the run record and in metrics. A job whose earlier
- * holders died {@link MAX_STALLS} times is quarantined as `E_POISON`; while storage is unreachable
- * (the {@link StorageBreaker} is open) failing jobs wait without using their attempts.
+ * `CODE: message`; an unclassified error is `E_INTERNAL`, permanent, logged with its stack), counts
+ * final outcomes on the run record and in metrics. A job whose earlier holders died
+ * {@link MAX_STALLS} times is quarantined as `E_POISON`; while storage is unreachable (the
+ * {@link StorageBreaker} is open) failing jobs wait without using their attempts.
  */
 export class FleetWorker {
   readonly worker: Worker;
@@ -108,7 +109,7 @@ export class FleetWorker {
       this.metrics?.imagesProcessed.inc({ queue, model, outcome: summary.status === 'skipped' ? 'skipped' : 'success' });
       return summary;
     } catch (err) {
-      const error = err instanceof FacefleetError ? err : new FacefleetError('E_INFERENCE', (err as Error)?.message ?? String(err), { cause: err });
+      const error = classify(err);
       if (error.code !== 'E_STORAGE') this.breaker.success();
       else {
         const waitMs = this.breaker.failure();
@@ -120,21 +121,44 @@ export class FleetWorker {
           throw new DelayedError();
         }
       }
-      const final = isPermanent(error) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      log.warn({ code: error.code, attempt: job.attemptsMade + 1, final, err: error.message }, 'job failed');
-      if (final) {
+      const failure = jobFailure(error, job.attemptsMade, job.opts.attempts ?? 1);
+      const fields = { code: error.code, attempt: job.attemptsMade + 1, final: failure.final };
+      if (error.code === 'E_INTERNAL') log.error({ ...fields, err: error.cause ?? error }, 'job failed');
+      else log.warn({ ...fields, err: error.message }, 'job failed');
+      if (failure.final) {
         if (runId) await this.runs.record(runId, 'failed', error.code).catch((e) => log.error({ err: e }, 'cannot record failure'));
         this.metrics?.imagesProcessed.inc({ queue, model, outcome: 'failed' });
         this.metrics?.jobFailures.inc({ queue, code: error.code });
       }
-      if (isPermanent(error)) throw new UnrecoverableError(error.toReason());
-      throw new Error(error.toReason(), { cause: err });
+      throw failure.thrown;
     } finally {
       this.active--;
       this.metrics?.activeJobs.set(this.active);
       this.metrics?.jobDuration.observe({ queue }, (Date.now() - started) / 1000);
     }
   }
+}
+
+/** What a failed attempt of a job becomes for BullMQ. */
+export interface JobFailure {
+  /** True when the job will not run again (permanent, or its last attempt). */
+  final: boolean;
+  /**
+   * What the processor throws: BullMQ's `UnrecoverableError` for a permanent error (the job fails now,
+   * whatever attempts are left), a plain `Error` for a transient one (retried with backoff); either way
+   * with the reason `CODE: message`.
+   */
+  thrown: Error;
+}
+
+/**
+ * Decides a failed attempt from its classified error (see `classify`: an unclassified error is
+ * `E_INTERNAL`, permanent, so a bug fails its job once instead of going round the retries), the attempts
+ * made before this one and the attempts allowed.
+ */
+export function jobFailure(error: FacefleetError, attemptsMade: number, attempts: number): JobFailure {
+  if (isPermanent(error)) return { final: true, thrown: new UnrecoverableError(error.toReason()) };
+  return { final: attemptsMade + 1 >= attempts, thrown: new Error(error.toReason(), { cause: error.cause ?? error }) };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { findRepoRoot } from '../../src/models/registry';
 import { allFixtures } from '../support/fixtures';
@@ -7,7 +8,8 @@ import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
 
 /**
  * `facefleet serve` as a process: it prints where it listens, answers a detection, and on SIGTERM
- * drains and exits 0; a bad option exits 64 before loading anything, naming the option.
+ * drains and exits 0; a bad option exits 64 before loading anything, naming the option; a port already
+ * taken exits 64 too, after closing the model and Redis it had opened.
  */
 describe('facefleet serve (process)', () => {
   let redis: PrivateRedis;
@@ -20,6 +22,11 @@ describe('facefleet serve (process)', () => {
   afterAll(async () => {
     await redis?.stop();
   });
+
+  /** The JSON log lines of a stderr text. */
+  function logLines(stderr: string): Array<Record<string, unknown>> {
+    return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
 
   function run(args: string[], env: Record<string, string> = {}): { child: ChildProcess; stderr: () => string; exit: Promise<number | null> } {
     const child = spawn(process.execPath, [bin, 'serve', ...args], { env: { ...cleanEnv, FACEFLEET_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -56,7 +63,38 @@ describe('facefleet serve (process)', () => {
   it('exits 64 on a bad option, naming it, before loading the model', async () => {
     const p = run(['--port', '99999']);
     expect(await p.exit).toBe(64);
-    expect(p.stderr()).toMatch(/port \(--port\).*65535/);
+    expect(p.stderr()).toMatch(/facefleet serve: E_CONFIG: [\s\S]*port \(--port\).*65535/);
+    expect(logLines(p.stderr()).find((l) => l.msg === 'serve cannot start')).toMatchObject({ level: 60, code: 'E_CONFIG' });
     expect(p.stderr()).not.toMatch(/model cache/);
+  });
+
+  it('a start that fails after the model and Redis are open (port taken): closes them and exits 64 on its own', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as net.AddressInfo).port;
+    const p = run(['--port', String(port), '--redis-url', redis.url, '--queue', uniqueQueue('cli')], { FACEFLEET_LOG_LEVEL: 'debug' });
+    try {
+      expect(await p.exit).toBe(64);
+      expect(p.stderr()).toMatch(new RegExp(`facefleet serve: E_CONFIG: port \\(--port\\): cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      const lines = logLines(p.stderr());
+      expect(lines.find((l) => l.msg === 'serve cannot start')).toMatchObject({ level: 60, code: 'E_CONFIG' });
+      // Redis was up (the run routes were about to be served), and everything opened was closed in order;
+      // failStart's fallback exit would have said "still running".
+      expect(lines.find((l) => l.msg === 'redis is not reachable yet: detection works, run routes answer 503 until it is')).toBeUndefined();
+      expect(lines.filter((l) => l.msg === 'shutdown step done').map((l) => l.step)).toEqual([
+        'stop accepting requests and finish those in flight',
+        'stop background enqueues',
+        'close the inference session',
+        'close the queue',
+        'close storage',
+        'stop the liveness ticker',
+        'close redis',
+        'flush logs',
+      ]);
+      expect(p.stderr()).not.toMatch(/still running|shutdown step failed/);
+    } finally {
+      p.child.kill('SIGKILL');
+      await new Promise((r) => taken.close(r));
+    }
   });
 });

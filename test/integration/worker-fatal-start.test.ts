@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { enqueueRun } from '../../src/producer/enqueue-run';
@@ -9,7 +10,7 @@ import { createRedis } from '../../src/queue/connection';
 import { RunStore } from '../../src/queue/run-store';
 import { StoreRegistry } from '../../src/storage/store-registry';
 import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
-import { CliProcess, copyPhotos, pollUntil, ProcessGroup } from '../support/worker-process';
+import { CliProcess, copyPhotos, pollUntil, ProcessGroup, SpawnOptions } from '../support/worker-process';
 
 /** True when the installed onnxruntime-node ships the CUDA provider (then `--providers cuda` may load). */
 function ortHasCuda(): boolean {
@@ -18,9 +19,10 @@ function ortHasCuda(): boolean {
 }
 
 /**
- * Fatal start errors with real processes: a bad configuration or a model that cannot load ends the
- * worker non-zero with a message naming the problem, before it takes a job (each queue holds one
- * waiting job that must still be waiting afterwards).
+ * Fatal start errors with real processes: a bad configuration (exit 64) or a model that cannot load
+ * (exit 1) ends the worker with a message naming the problem, before it takes a job (each queue holds
+ * one waiting job that must still be waiting afterwards); a start that fails part-way closes what it
+ * opened and the process ends on its own.
  */
 describe('worker fatal start errors', () => {
   const procs = new ProcessGroup();
@@ -58,9 +60,9 @@ describe('worker fatal start errors', () => {
   }
 
   /** Runs a worker that must not start; returns it after its exit. */
-  async function failedStart(flags: string[]): Promise<{ worker: CliProcess; code: number | null }> {
+  async function failedStart(flags: string[], options: SpawnOptions = {}): Promise<{ worker: CliProcess; code: number | null }> {
     const { name, queue } = await queueWithOneJob();
-    const worker = procs.spawnWorker(redis.url, name, flags);
+    const worker = procs.spawnWorker(redis.url, name, flags, options);
     const { code, signal } = await worker.waitForExit(60_000);
     expect(signal).toBeNull();
     expect(code).not.toBe(0);
@@ -69,22 +71,60 @@ describe('worker fatal start errors', () => {
     return { worker, code };
   }
 
-  it('--model mogface without --model-path: exits non-zero naming modelPath', async () => {
-    const { worker } = await failedStart(['--model', 'mogface']);
+  it('--model mogface without --model-path: exits 64 naming modelPath', async () => {
+    const { worker, code } = await failedStart(['--model', 'mogface']);
+    expect(code).toBe(64);
     expect(worker.log('worker cannot start')).toMatchObject({ level: 60, code: 'E_CONFIG' });
-    expect(worker.stderr).toMatch(/facefleet worker: .*modelPath.*--model-path/);
+    expect(worker.stderr).toMatch(/facefleet worker: E_CONFIG: .*modelPath.*--model-path/);
   });
 
-  it('--batch 0: exits non-zero with a config error naming batch and the value given', async () => {
-    const { worker } = await failedStart(['--batch', '0']);
+  it('--batch 0: exits 64 with a config error naming batch and the value given', async () => {
+    const { worker, code } = await failedStart(['--batch', '0']);
+    expect(code).toBe(64);
     expect(worker.log('worker cannot start')).toMatchObject({ code: 'E_CONFIG' });
     expect(worker.stderr).toMatch(/batch \(--batch\): .*given "0"/);
   });
 
-  (ortHasCuda() ? it.skip : it)('--providers cuda on a CPU-only onnxruntime: fails at start naming the provider', async () => {
-    const { worker } = await failedStart(['--providers', 'cuda']);
+  it('a bad value in the environment (FACEFLEET_CONCURRENCY=-1): exits 64 naming the variable', async () => {
+    const { name, queue } = await queueWithOneJob();
+    const worker = procs.spawnWorker(redis.url, name, [], { env: { FACEFLEET_CONCURRENCY: '-1' } });
+    expect(await worker.waitForExit(60_000)).toEqual({ code: 64, signal: null });
+    expect(worker.log('worker cannot start')).toMatchObject({ level: 60, code: 'E_CONFIG' });
+    expect(worker.stderr).toMatch(/FACEFLEET_CONCURRENCY.*given "-1"/);
+    expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
+  });
+
+  (ortHasCuda() ? it.skip : it)('--providers cuda on a CPU-only onnxruntime: exits 1 naming the provider', async () => {
+    const { worker, code } = await failedStart(['--providers', 'cuda']);
+    expect(code).toBe(1);
     expect(worker.log('worker cannot start')).toMatchObject({ level: 60, code: 'E_MODEL' });
-    expect(worker.stderr).toMatch(/facefleet worker: cannot load model .* with providers \[cuda\]/);
+    expect(worker.stderr).toMatch(/facefleet worker: E_MODEL: cannot load model .* with providers \[cuda\]/);
+  });
+
+  it('a start that fails after the model, Redis and the BullMQ worker are open (metrics port taken): closes them and exits 64 on its own', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    try {
+      const port = (taken.address() as net.AddressInfo).port;
+      const { worker, code } = await failedStart(['--metrics-port', String(port), '--metrics-host', '127.0.0.1'], { logLevel: 'debug' });
+      expect(code).toBe(64);
+      expect(worker.log('worker cannot start')).toMatchObject({ level: 60, code: 'E_CONFIG' });
+      expect(worker.stderr).toMatch(new RegExp(`facefleet worker: E_CONFIG: metricsPort \\(--metrics-port\\): cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      // Everything it had opened was closed, in shutdown order; nothing was left to hold the process
+      // (failStart's fallback exit would have said so).
+      expect(worker.logs().filter((l) => l.msg === 'shutdown step done').map((l) => l.step)).toEqual([
+        'stop fetching and finish jobs in hand',
+        'close the inference session',
+        'close storage',
+        'stop the queue monitor',
+        'close redis',
+        'flush logs',
+      ]);
+      expect(worker.logs().filter((l) => l.msg === 'shutdown step failed')).toEqual([]);
+      expect(worker.stderr).not.toMatch(/still running/);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
   });
 
   it('--providers cuda --allow-cpu-fallback: starts on the CPU, takes jobs, and stops with exit 0 on SIGTERM', async () => {

@@ -1,5 +1,7 @@
 import type { Detector, InputContract, RawTensor } from '../../src/detectors/detector';
-import { BatchStats, BatchSession, DetectionEngine, PreparedImage } from '../../src/engine/detection-engine';
+import { BatchStats, BatchSession, DetectionEngine } from '../../src/engine/detection-engine';
+import type { PreparedImage } from '../../src/imaging/prepared-image';
+import { FacefleetError } from '../../src/errors';
 
 const input: InputContract = { name: 'x', width: 2, height: 1, layout: 'NHWC', colorOrder: 'RGB', mean: [0, 0, 0], std: [1, 1, 1], padValue: [0, 0, 0] };
 
@@ -61,13 +63,22 @@ describe('DetectionEngine', () => {
     await engine.close();
   });
 
-  it('fails only the image whose decoding throws', async () => {
+  it('fails only the image whose decoding throws: E_INFERENCE for outputs the detector refused, E_INTERNAL for a bug', async () => {
     const det = fakeDetector(true);
-    const throwing: Detector = { ...det, decode: (o, i, l, d) => (i === 1 ? (() => { throw new Error('boom'); })() : det.decode(o, i, l, d)) };
+    const throwing: Detector = {
+      ...det,
+      decode: (o, i, l, d) => {
+        if (i === 0) throw new FacefleetError('E_INFERENCE', 'output missing');
+        if (i === 1) throw new TypeError('boom');
+        return det.decode(o, i, l, d);
+      },
+    };
     const engine = new DetectionEngine(throwing, echoSession(), { maxBatch: 3, maxWaitMs: 20, decode: det.defaults });
     const settled = await Promise.allSettled([1, 2, 3].map((v) => engine.detect(image(v))));
-    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'E_INFERENCE' });
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+    expect((settled[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'E_INFERENCE', message: expect.stringContaining('output missing') });
+    expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'E_INTERNAL', message: expect.stringContaining('boom') });
+    expect((settled[1] as PromiseRejectedResult).reason.cause).toBeInstanceOf(TypeError);
     await engine.close();
   });
 });

@@ -1,5 +1,4 @@
 import { InputContract } from '../../src/detectors/detector';
-import { FacefleetError } from '../../src/errors';
 import { packTensor } from '../../src/imaging/pack-tensor';
 
 /** A 2×1 canvas contract (two pixels) with the given layout and colour order. */
@@ -48,10 +47,10 @@ describe('packTensor', () => {
     expect(out[6]).toBe(42);
   });
 
-  it('rejects a canvas of the wrong size and a buffer too small with E_INFERENCE', () => {
-    expect(() => packTensor([Uint8Array.from([1, 2, 3])], contract('NHWC', 'RGB'))).toThrow(FacefleetError);
+  it('rejects a canvas of the wrong size and a buffer too small as the bugs they are (E_INTERNAL, not retried)', () => {
+    expect(() => packTensor([Uint8Array.from([1, 2, 3])], contract('NHWC', 'RGB'))).toThrow(expect.objectContaining({ code: 'E_INTERNAL', kind: 'permanent' }));
     expect(() => packTensor([a, b], contract('NHWC', 'RGB'), new Float32Array(6))).toThrow(
-      expect.objectContaining({ code: 'E_INFERENCE' }),
+      expect.objectContaining({ code: 'E_INTERNAL' }),
     );
   });
 

@@ -18,8 +18,11 @@ describe('API error mapping', () => {
     ['E_BAD_KEY', 400],
     ['E_NOT_FOUND', 404],
     ['E_INFERENCE', 503],
+    ['E_REDIS', 503],
+    ['E_INTERNAL', 500],
   ] as const)('answers %s with %i', (code, status) => {
     const api = toApiError(new FacefleetError(code, 'x'));
+    expect(statusOf(code)).toBe(status);
     expect(api.code).toBe(code);
     expect(api.status).toBe(status);
   });
@@ -38,10 +41,12 @@ describe('API error mapping', () => {
   });
 
   it('hides the text of unclassified errors behind E_INTERNAL', () => {
-    const api = toApiError(new Error('secret internals'));
-    expect(api.code).toBe('E_INTERNAL');
-    expect(api.status).toBe(500);
-    expect(api.message).not.toContain('secret');
+    for (const err of [new Error('secret internals'), new FacefleetError('E_INTERNAL', 'secret internals')]) {
+      const api = toApiError(err);
+      expect(api.code).toBe('E_INTERNAL');
+      expect(api.status).toBe(500);
+      expect(api.message).not.toContain('secret');
+    }
   });
 
   it('has a status for every HTTP-only code', () => {
@@ -135,10 +140,11 @@ describe('RunRates', () => {
 
 describe('retryable failures', () => {
   it('counts only transient codes, and never a negative count', () => {
-    expect(retryableCount({ E_STORAGE: 2, E_INFERENCE: 1, E_SHUTDOWN: 1, E_DECODE: 5, E_UNSUPPORTED_FORMAT: 1, E_UNKNOWN: 3 })).toBe(4);
+    expect(retryableCount({ E_STORAGE: 2, E_INFERENCE: 1, E_SHUTDOWN: 1, E_REDIS: 1, E_DECODE: 5, E_UNSUPPORTED_FORMAT: 1, E_INTERNAL: 3, E_NOPE: 2 })).toBe(5);
     expect(retryableCount({ E_STORAGE: -1 })).toBe(0);
     expect(isRetryableCode('E_STORAGE_DENIED')).toBe(false);
-    expect(isRetryableCode('E_UNKNOWN')).toBe(false);
+    expect(isRetryableCode('E_INTERNAL')).toBe(false);
+    expect(isRetryableCode('E_NOPE')).toBe(false);
   });
 });
 
