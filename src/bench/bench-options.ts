@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { BENCH_OWN_OPTIONS as OWN } from '../config/bench-config';
 import { ModelConfig, imageLimits, loadModelConfig } from '../config/model-config';
 import { FacefleetError } from '../errors';
 import { findRepoRoot } from '../models/registry';
@@ -84,31 +85,31 @@ export function loadBenchOptions(flags: Record<string, unknown>, env: Record<str
     ...modelFlags
   } = flags;
   const model = loadModelConfig(modelFlags, env);
-  const phaseList = phases === 'none' ? [] : (listOf('phases', phases, (s) => oneOf('phases', s, BENCH_PHASES, phases)) ?? [...BENCH_PHASES]);
-  const setList = listOf('sets', sets, (s) => oneOf('sets', s, BENCH_SETS, sets)) ?? [...BENCH_SETS];
+  const phaseList = phases === 'none' ? [] : listOf('phases', phases, OWN.phases.default, (s) => oneOf('phases', s, BENCH_PHASES, phases));
+  const setList = listOf('sets', sets, OWN.sets.default, (s) => oneOf('sets', s, BENCH_SETS, sets));
   const bundled = path.join(findRepoRoot(), 'samples');
-  const sweepPhaseList = listOf('sweep-phases', sweepPhases, (s) => oneOf('sweep-phases', s, SWEEP_PHASES, sweepPhases)) ?? [...SWEEP_PHASES];
+  const sweepPhaseList = listOf('sweep-phases', sweepPhases, OWN.sweepPhases.default, (s) => oneOf('sweep-phases', s, SWEEP_PHASES, sweepPhases));
   return Object.freeze({
     model,
     limits: imageLimits(model),
     imagesDir: path.resolve(typeof images === 'string' && images !== '' ? images : bundled),
     sets: Object.freeze(setList),
     cameraSourceDir: bundled,
-    count: intOf('count', count, 400, 1, 10_000_000),
-    workers: intOf('workers', workers, 1, 1, 64),
-    seconds: numberOf('seconds', seconds, 10, 0.1, 86_400),
-    concurrency: intOf('concurrency', concurrency, 0, 0, 10_000),
-    enqueueKeys: intOf('enqueue-keys', enqueueKeys, 100_000, 1, 10_000_000),
+    count: intOf('count', count, OWN.count.default, 1, 10_000_000),
+    workers: intOf('workers', workers, OWN.workers.default, 1, 64),
+    seconds: numberOf('seconds', seconds, OWN.seconds.default, 0.1, 86_400),
+    concurrency: intOf('concurrency', concurrency, OWN.concurrency.default, 0, 10_000),
+    enqueueKeys: intOf('enqueue-keys', enqueueKeys, OWN.enqueueKeys.default, 1, 10_000_000),
     phases: new Set(phaseList),
-    rounds: intOf('rounds', rounds, 1, 1, 50),
-    sweep: sweep === true || sweep === 'true',
-    sweepBatches: listOf('batches', batches, (s) => intOf('batches', s, 0, 1, 256)) ?? [1, 2, 4, 8, 16],
-    sweepWorkers: listOf('sweep-workers', sweepWorkers, (s) => intOf('sweep-workers', s, 0, 1, 64)) ?? [1, 2],
+    rounds: intOf('rounds', rounds, OWN.rounds.default, 1, 50),
+    sweep: boolOf(sweep, OWN.sweep.default),
+    sweepBatches: listOf('batches', batches, OWN.batches.default, (s) => intOf('batches', s, 0, 1, 256)),
+    sweepWorkers: listOf('sweep-workers', sweepWorkers, OWN.sweepWorkers.default, (s) => intOf('sweep-workers', s, 0, 1, 64)),
     sweepPhases: new Set(sweepPhaseList),
-    serve: serve === true || serve === 'true',
-    serveSeconds: numberOf('serve-seconds', serveSeconds, 5, 0.1, 3600),
+    serve: boolOf(serve, OWN.serve.default),
+    serveSeconds: numberOf('serve-seconds', serveSeconds, OWN.serveSeconds.default, 0.1, 3600),
     ...(typeof profileDir === 'string' && profileDir !== '' ? { profileDir: path.resolve(profileDir) } : {}),
-    json: json === true || json === 'true',
+    json: boolOf(json, OWN.json.default),
   });
 }
 
@@ -139,8 +140,14 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
   return value as T;
 }
 
-function listOf<T>(flag: string, value: unknown, item: (s: string) => T): T[] | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
+/** A boolean flag: given (`true`, or `'true'` from a caller passing strings), or its default. */
+function boolOf(value: unknown, fallback: boolean): boolean {
+  return value === undefined ? fallback : value === true || value === 'true';
+}
+
+/** A comma-separated list (or an array), each item checked by `item`; `fallback` when not given. */
+function listOf<T>(flag: string, value: unknown, fallback: string, item: (s: string) => T): T[] {
+  if (value === undefined || value === null || value === '') value = fallback;
   const parts = Array.isArray(value) ? value.map(String) : String(value).split(',');
   const items = parts.map((s) => s.trim()).filter((s) => s !== '');
   if (items.length === 0) bad(flag, 'a non-empty comma-separated list', value);

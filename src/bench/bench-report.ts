@@ -17,7 +17,7 @@ export interface SweepRow {
   contention: number | null;
 }
 
-/** A target of the performance issue and whether this run met it. */
+/** A performance target (docs/benchmarks.md) and whether this run met it. */
 export interface TargetCheck {
   /** What is compared, e.g. `pipeline / in-process`. */
   what: string;
@@ -84,6 +84,10 @@ export interface BenchReport {
   settings: {
     batch: number;
     threads: number;
+    /** libvips threads per image (`--decode-threads`). */
+    decodeThreads?: number;
+    /** Whether onnxruntime's pool threads spun (`--ort-allow-spinning`). */
+    ortAllowSpinning?: boolean;
     workers: number;
     concurrency: number;
     maxWaitMs: number;

@@ -42,6 +42,8 @@ export async function measureServe(set: BenchImageSet, options: ServePhaseOption
       scoreThreshold: m.scoreThreshold,
       maxImageMb: m.maxImageMb,
       maxMegapixels: m.maxMegapixels,
+      decodeThreads: m.decodeThreads,
+      ortAllowSpinning: m.ortAllowSpinning,
     },
     {},
   );

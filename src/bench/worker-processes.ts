@@ -42,6 +42,8 @@ export function workerArgs(o: WorkerSpawnOptions): string[] {
     ...(m.scoreThreshold !== undefined ? ['--score-threshold', String(m.scoreThreshold)] : []),
     '--max-image-mb', String(m.maxImageMb),
     '--max-megapixels', String(m.maxMegapixels),
+    '--decode-threads', String(m.decodeThreads),
+    ...(m.ortAllowSpinning ? ['--ort-allow-spinning'] : []),
     '--concurrency', String(o.concurrency),
   ];
 }

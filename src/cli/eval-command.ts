@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { imageProgressBar } from './run-progress';
-import { imageLimits, loadModelConfig } from '../config/model-config';
+import { EvalConfig, loadEvalConfig } from '../config/eval-config';
+import { imageLimits } from '../config/model-config';
 import { detectImage } from '../engine/detect-image';
 import { loadModel } from '../engine/build-engine';
 import { FacefleetError } from '../errors';
@@ -12,18 +13,6 @@ import { RecallGroup, scoreDetections } from '../eval/score';
 
 /** Score threshold detections are collected down to, so the PR curve reaches low precision. */
 export const COLLECT_THRESHOLD = 0.05;
-
-/** Flags of `facefleet eval` (model flags are read by `loadModelConfig`). */
-export interface EvalFlags extends Record<string, unknown> {
-  widerGt?: string;
-  images?: string;
-  manifest?: string;
-  /** Output folder. @defaultValue `facefleet-eval` */
-  out?: string;
-  json?: boolean;
-  /** IoU at which a detection matches a face. @defaultValue 0.5 */
-  iou?: string | number;
-}
 
 /** The one JSON object `facefleet eval --json` prints (also written to `summary.json`). */
 export interface EvalSummary {
@@ -56,11 +45,11 @@ export interface EvalSummary {
  * and prints a table or, with `--json`, one JSON object. Images that cannot be read or decoded are
  * listed and left out of the scores. Resolves with the exit code: 0, or 2 when any image failed.
  */
-export async function runEval(flags: EvalFlags): Promise<number> {
-  const source = annotationSource(flags);
-  const iouThreshold = parseIou(flags.iou);
-  const outDir = flags.out ?? 'facefleet-eval';
-  const config = loadModelConfig(flags);
+export async function runEval(flags: Record<string, unknown>): Promise<number> {
+  const config = loadEvalConfig(flags);
+  const source = annotationSource(config);
+  const iouThreshold = config.iou;
+  const outDir = config.out;
   const limits = imageLimits(config);
   const gt = await loadAnnotations(source);
   if (gt.images.length === 0) throw new FacefleetError('E_CONFIG', `${gt.source}: no images to evaluate (${gt.skipped} entries expect an error)`);
@@ -147,7 +136,7 @@ export async function runEval(flags: EvalFlags): Promise<number> {
     failures,
   };
   await fs.promises.writeFile(files.summary, `${JSON.stringify(summary, null, 2)}\n`);
-  process.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : formatTable(summary));
+  process.stdout.write(config.json ? `${JSON.stringify(summary, null, 2)}\n` : formatTable(summary));
   return failures.length > 0 ? 2 : 0;
 }
 
@@ -162,8 +151,8 @@ async function openOutput(outDir: string, file: string): Promise<fs.WriteStream>
   }
 }
 
-function annotationSource(flags: EvalFlags): AnnotationSource {
-  const { widerGt, images, manifest } = flags;
+function annotationSource(config: Readonly<EvalConfig>): AnnotationSource {
+  const { widerGt, images, manifest } = config;
   if (manifest && (widerGt || images)) throw new FacefleetError('E_CONFIG', 'give either --manifest FILE or --wider-gt FILE with --images DIR, not both');
   if (manifest) return { manifest };
   if (widerGt && !images) throw new FacefleetError('E_CONFIG', '--wider-gt needs --images DIR (the folder its image paths are relative to, e.g. WIDER_val/images)');
@@ -171,13 +160,6 @@ function annotationSource(flags: EvalFlags): AnnotationSource {
   if (!widerGt || !images) throw new FacefleetError('E_CONFIG', 'give the ground truth: --manifest FILE, or --wider-gt FILE with --images DIR');
   if (!fs.statSync(images, { throwIfNoEntry: false })?.isDirectory()) throw new FacefleetError('E_CONFIG', `--images: expected a folder, ${images} is not one`);
   return { widerGt, images };
-}
-
-function parseIou(value: EvalFlags['iou']): number {
-  if (value === undefined) return 0.5;
-  const n = typeof value === 'number' ? value : Number(String(value).trim() || NaN);
-  if (!(Number.isFinite(n) && n > 0 && n <= 1)) throw new FacefleetError('E_CONFIG', `--iou: expected a number above 0 and at most 1, given ${JSON.stringify(value)}`);
-  return n;
 }
 
 function formatTable(s: EvalSummary): string {

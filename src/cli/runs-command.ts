@@ -1,11 +1,11 @@
-import { loadWorkerConfig } from '../config/worker-config';
+import { loadRunsConfig } from '../config/queue-admin-config';
 import { connectRedis } from '../queue/connection';
 import { RunStore } from '../queue/run-store';
 
 /** `facefleet runs [id]`: lists recent runs or shows one. */
-export async function runRuns(runId: string | undefined, flags: Record<string, unknown> & { json?: boolean; limit?: string }): Promise<number> {
-  const { json, limit, ...queueFlags } = flags;
-  const config = loadWorkerConfig({ redisUrl: queueFlags.redisUrl, queue: queueFlags.queue, redisPrefix: queueFlags.redisPrefix });
+export async function runRuns(runId: string | undefined, flags: Record<string, unknown>): Promise<number> {
+  const config = loadRunsConfig(flags);
+  const { json } = config;
   const redis = await connectRedis(config.redisUrl, { onError: (err) => process.stderr.write(`facefleet runs: redis: ${err.message}\n`) });
   // After the connection is up, later errors (a restart) are retried by ioredis; say why without the error whole.
   redis.on('error', (err: Error) => process.stderr.write(`facefleet runs: redis: ${err.message}\n`));
@@ -20,7 +20,7 @@ export async function runRuns(runId: string | undefined, flags: Record<string, u
       process.stdout.write(`${JSON.stringify(run, null, json ? 0 : 2)}\n`);
       return 0;
     }
-    const list = await store.list(Number(limit ?? 20));
+    const list = await store.list(config.limit);
     if (json) {
       process.stdout.write(`${JSON.stringify(list)}\n`);
       return 0;

@@ -1,87 +1,237 @@
 import { z } from 'zod';
 import { parseLocation } from '../storage/location';
+import { defineOptions } from './option-spec';
 import { bool, int } from './parse';
 
-/** Queue location fields shared by every command. */
-export const queueFields = {
-  /** Redis URL. @defaultValue `redis://127.0.0.1:6379` (env `REDIS_URL`) */
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
-  /** Queue name. @defaultValue `facefleet` (env `FACEFLEET_QUEUE`) */
-  queue: z.string().regex(/^[A-Za-z0-9._{}-]{1,100}$/, 'expected letters, digits, . _ - { }').default('facefleet'),
-  /** BullMQ key prefix; `{facefleet}` for Redis Cluster. @defaultValue `bull` (env `FACEFLEET_REDIS_PREFIX`) */
-  redisPrefix: z.string().regex(/^[^\s:]{1,100}$/, 'expected a prefix without spaces or colons').default('bull'),
-};
+/** The models a worker can run. */
+export const MODEL_IDS = ['retinaface', 'blazeface', 'mogface'] as const;
 
-/** Fields of commands that create run records (enqueue, serve). */
-export const runFields = {
+/** Queue location options shared by every command that talks to Redis. */
+export const QUEUE_OPTIONS = defineOptions({
+  /** Redis URL. @defaultValue `redis://127.0.0.1:6379` (env `REDIS_URL`) */
+  redisUrl: {
+    flag: '--redis-url <url>',
+    env: 'REDIS_URL',
+    default: 'redis://127.0.0.1:6379',
+    help: 'Redis URL',
+    doc: 'Redis URL (`rediss://` for TLS)',
+    schema: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+  },
+  /** Queue name. @defaultValue `facefleet` (env `FACEFLEET_QUEUE`) */
+  queue: {
+    flag: '--queue <name>',
+    env: 'FACEFLEET_QUEUE',
+    default: 'facefleet',
+    help: 'queue name',
+    schema: z.string().regex(/^[A-Za-z0-9._{}-]{1,100}$/, 'expected letters, digits, . _ - { }'),
+    chart: { key: 'queue' },
+  },
+  /** BullMQ key prefix; `{facefleet}` for Redis Cluster. @defaultValue `bull` (env `FACEFLEET_REDIS_PREFIX`) */
+  redisPrefix: {
+    flag: '--redis-prefix <prefix>',
+    env: 'FACEFLEET_REDIS_PREFIX',
+    default: 'bull',
+    help: 'BullMQ key prefix ({facefleet} for Redis Cluster)',
+    doc: 'BullMQ key prefix; `{facefleet}` keeps every key in one Redis Cluster slot',
+    schema: z.string().regex(/^[^\s:]{1,100}$/, 'expected a prefix without spaces or colons'),
+    chart: { key: 'redisPrefix', description: 'BullMQ key prefix' },
+  },
+});
+
+/** Options of commands that create run records (enqueue, serve). */
+export const RUN_OPTIONS = defineOptions({
   /**
    * Days a run record (progress, counts, failures by code) is kept after its last change; it then
    * expires from Redis and from `facefleet runs`. The jobs and results are not affected.
    * @defaultValue 30 (env `FACEFLEET_RUN_TTL_DAYS`)
    */
-  runTtlDays: z.coerce.number().positive().max(3650).default(30),
-};
+  runTtlDays: {
+    flag: '--run-ttl-days <days>',
+    env: 'FACEFLEET_RUN_TTL_DAYS',
+    default: 30,
+    unit: 'days',
+    help: 'days the run record is kept after its last change',
+    doc: 'the run record (counts, failures by code) expires this long after its last change; jobs and results are not touched',
+    schema: z.coerce.number().positive().max(3650),
+  },
+});
 
 /** Seconds of a `runTtlDays` value (at least one). */
 export function runTtlSeconds(days: number): number {
   return Math.max(1, Math.round(days * 86_400));
 }
 
-/** Model and decode fields shared by worker, detect and demo. */
-export const modelFields = {
+/** The logging option of long-running commands (worker, serve, demo). */
+export const LOG_OPTIONS = defineOptions({
+  /** pino level of the JSON log lines on stderr. @defaultValue `info` (env `FACEFLEET_LOG_LEVEL`) */
+  logLevel: {
+    flag: '--log-level <level>',
+    env: 'FACEFLEET_LOG_LEVEL',
+    default: 'info',
+    help: 'level of the JSON log lines on stderr',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    chart: { key: 'logLevel', description: 'pino level' },
+  },
+});
+
+/** Model, decode and inference options shared by worker, serve, detect, demo, eval and bench. */
+export const MODEL_OPTIONS = defineOptions({
   /** Model id. @defaultValue `retinaface` (env `FACEFLEET_MODEL`) */
-  model: z.enum(['retinaface', 'blazeface', 'mogface']).default('retinaface'),
-  /** ONNX file; required for mogface, pulled automatically for blazeface. (env `FACEFLEET_MODEL_PATH`) */
-  modelPath: z.string().optional(),
-  /** Canvas side in pixels for models with a dynamic input (RetinaFace, MogFace). @defaultValue 640 */
-  canvas: int(64, 4096).default(640),
+  model: {
+    flag: '--model <id>',
+    env: 'FACEFLEET_MODEL',
+    default: 'retinaface',
+    help: 'model id',
+    doc: '`retinaface`, `blazeface` or `mogface` (see [Models](#models))',
+    schema: z.enum(MODEL_IDS),
+    chart: { key: 'model', description: 'model id' },
+  },
+  /** ONNX file; required for mogface, pulled automatically for retinaface and blazeface. (env `FACEFLEET_MODEL_PATH`) */
+  modelPath: {
+    flag: '--model-path <file>',
+    env: 'FACEFLEET_MODEL_PATH',
+    defaultText: 'the built-in model, pulled on first use',
+    help: 'ONNX file (required for mogface)',
+    doc: 'ONNX file; required for `mogface`',
+    schema: z.string().min(1),
+    chart: { key: 'modelPath', description: 'ONNX file; required for mogface' },
+  },
+  /** Canvas side for models with a dynamic input (RetinaFace, MogFace), px. @defaultValue 640 (env `FACEFLEET_CANVAS`) */
+  canvas: {
+    flag: '--canvas <px>',
+    env: 'FACEFLEET_CANVAS',
+    default: 640,
+    unit: 'px',
+    help: 'canvas side for models with a dynamic input size (retinaface, mogface)',
+    schema: int(64, 4096),
+    chart: { key: 'canvas', description: 'letterbox canvas side, px' },
+  },
   /**
    * Most extra tiles per large photo, each a canvas-sized window at a finer scale, merged with the
    * whole-image view by NMS: finds small faces in big photos at (1 + tiles)× the inference cost;
    * 0 turns tiling off. @defaultValue the model's: 4 for RetinaFace, 0 for BlazeFace (a close-range
    * model, chosen for speed) and MogFace (seconds per canvas) (env `FACEFLEET_MAX_TILES`)
    */
-  maxTiles: int(0, 64).optional(),
+  maxTiles: {
+    flag: '--max-tiles <n>',
+    env: 'FACEFLEET_MAX_TILES',
+    defaultText: "the model's (4 for retinaface, 0 for blazeface and mogface)",
+    help: 'most extra tiles per large photo, for small faces (0 = whole image only)',
+    doc: 'most extra canvas-sized tiles per large photo, for small faces; `0` = whole image only (see [Small faces](#small-faces-in-large-photos))',
+    schema: int(0, 64),
+    chart: { key: 'maxTiles', description: 'extra tiles per large photo (0 = none)' },
+  },
   /** Images per inference batch. @defaultValue 8 (env `FACEFLEET_BATCH`) */
-  batch: int(1, 256).default(8),
-  /** ms a partial batch waits for more images. @defaultValue 10 (env `FACEFLEET_MAX_WAIT_MS`) */
-  maxWaitMs: int(0, 60_000).default(10),
+  batch: {
+    flag: '--batch <n>',
+    env: 'FACEFLEET_BATCH',
+    default: 8,
+    help: 'images per inference batch',
+    doc: 'images per `session.run`',
+    schema: int(1, 256),
+    chart: { key: 'batch', description: 'images per session.run' },
+  },
+  /** How long a partial batch waits for more images, ms. @defaultValue 10 (env `FACEFLEET_MAX_WAIT_MS`) */
+  maxWaitMs: {
+    flag: '--max-wait-ms <ms>',
+    env: 'FACEFLEET_MAX_WAIT_MS',
+    default: 10,
+    unit: 'ms',
+    help: 'how long a partial batch waits for more images',
+    schema: int(0, 60_000),
+    chart: { key: 'maxWaitMs', description: 'partial-batch wait, ms' },
+  },
   /** ORT intra-op threads; 0 lets onnxruntime choose. @defaultValue 0 (env `FACEFLEET_INFERENCE_THREADS`) */
-  threads: int(0, 256).default(0),
-  /** Execution providers, comma-separated (`cpu`, `cuda`). @defaultValue `cpu` (env `FACEFLEET_PROVIDERS`) */
-  providers: z
-    .string()
-    .regex(/^(cpu|cuda|tensorrt)(,(cpu|cuda|tensorrt))*$/, 'expected a comma-separated list of cpu, cuda, tensorrt')
-    .default('cpu')
-    .transform((s) => s.split(',')),
-  /** Continue on CPU when a GPU provider cannot load. @defaultValue false */
-  allowCpuFallback: bool().default(false),
-  /** Override the model's score threshold (0–1). */
-  scoreThreshold: z.coerce.number().min(0).max(1).optional(),
-  /** Largest image object accepted, in MiB. @defaultValue 50 (env `FACEFLEET_MAX_IMAGE_MB`) */
-  maxImageMb: z.coerce.number().positive().max(4096).default(50),
-  /** Largest decoded image accepted, in megapixels (decompression-bomb guard). @defaultValue 100 (env `FACEFLEET_MAX_MEGAPIXELS`) */
-  maxMegapixels: z.coerce.number().positive().max(10_000).default(100),
-};
-
-/** Environment names of the shared fields. */
-export const commonEnv = {
-  redisUrl: 'REDIS_URL',
-  queue: 'FACEFLEET_QUEUE',
-  redisPrefix: 'FACEFLEET_REDIS_PREFIX',
-  model: 'FACEFLEET_MODEL',
-  modelPath: 'FACEFLEET_MODEL_PATH',
-  canvas: 'FACEFLEET_CANVAS',
-  maxTiles: 'FACEFLEET_MAX_TILES',
-  batch: 'FACEFLEET_BATCH',
-  maxWaitMs: 'FACEFLEET_MAX_WAIT_MS',
-  threads: 'FACEFLEET_INFERENCE_THREADS',
-  providers: 'FACEFLEET_PROVIDERS',
-  allowCpuFallback: 'FACEFLEET_ALLOW_CPU_FALLBACK',
-  scoreThreshold: 'FACEFLEET_SCORE_THRESHOLD',
-  maxImageMb: 'FACEFLEET_MAX_IMAGE_MB',
-  maxMegapixels: 'FACEFLEET_MAX_MEGAPIXELS',
-} as const;
+  threads: {
+    flag: '--threads <n>',
+    env: 'FACEFLEET_INFERENCE_THREADS',
+    default: 0,
+    defaultText: '0 (onnxruntime decides)',
+    help: 'onnxruntime intra-op threads of the session',
+    schema: int(0, 256),
+    chart: { key: 'inferenceThreads', description: '0 lets onnxruntime decide' },
+  },
+  /** Execution providers, comma-separated (`cpu`, `cuda`, `tensorrt`). @defaultValue `cpu` (env `FACEFLEET_PROVIDERS`) */
+  providers: {
+    flag: '--providers <list>',
+    env: 'FACEFLEET_PROVIDERS',
+    default: 'cpu',
+    help: 'execution providers, comma-separated: cpu, cuda',
+    doc: 'execution providers, e.g. `cuda`; a GPU provider that cannot load stops the worker at start',
+    schema: z
+      .string()
+      .regex(/^(cpu|cuda|tensorrt)(,(cpu|cuda|tensorrt))*$/, 'expected a comma-separated list of cpu, cuda, tensorrt')
+      .transform((s) => s.split(',')),
+    chart: { key: 'providers', description: 'execution providers on CPU nodes' },
+  },
+  /** Continue on CPU when a GPU provider cannot load. @defaultValue false (env `FACEFLEET_ALLOW_CPU_FALLBACK`) */
+  allowCpuFallback: {
+    flag: '--allow-cpu-fallback',
+    env: 'FACEFLEET_ALLOW_CPU_FALLBACK',
+    default: false,
+    help: 'run on CPU when a GPU provider cannot load (off: fail at start)',
+    doc: 'run on CPU instead when the GPU provider cannot load',
+    schema: bool(),
+  },
+  /** Override the model's score threshold (0–1). @defaultValue the model's (env `FACEFLEET_SCORE_THRESHOLD`) */
+  scoreThreshold: {
+    flag: '--score-threshold <p>',
+    env: 'FACEFLEET_SCORE_THRESHOLD',
+    defaultText: "model's",
+    help: 'minimum face score (0-1)',
+    schema: z.coerce.number().min(0).max(1),
+    chart: { key: 'scoreThreshold', description: "minimum face score; null keeps the model's" },
+  },
+  /** Largest image object accepted, MiB. @defaultValue 50 (env `FACEFLEET_MAX_IMAGE_MB`) */
+  maxImageMb: {
+    flag: '--max-image-mb <mb>',
+    env: 'FACEFLEET_MAX_IMAGE_MB',
+    default: 50,
+    unit: 'MiB',
+    help: 'largest image object accepted',
+    doc: 'largest object downloaded (`E_TOO_LARGE` above)',
+    schema: z.coerce.number().positive().max(4096),
+    chart: { key: 'maxImageMb', description: 'largest object downloaded, MiB' },
+  },
+  /** Largest decoded image accepted, megapixels (decompression-bomb guard). @defaultValue 100 (env `FACEFLEET_MAX_MEGAPIXELS`) */
+  maxMegapixels: {
+    flag: '--max-megapixels <mp>',
+    env: 'FACEFLEET_MAX_MEGAPIXELS',
+    default: 100,
+    unit: 'megapixels',
+    help: 'largest declared image (decompression-bomb guard)',
+    schema: z.coerce.number().positive().max(10_000),
+    chart: { key: 'maxMegapixels' },
+  },
+  /**
+   * libvips threads per image. Images already decode in parallel on the libuv pool while the inference
+   * thread runs; on small machines more threads per image only contend with those and with
+   * onnxruntime (measured with `facefleet bench`, docs/benchmarks.md). @defaultValue 1 (env `FACEFLEET_DECODE_THREADS`)
+   */
+  decodeThreads: {
+    flag: '--decode-threads <n>',
+    env: 'FACEFLEET_DECODE_THREADS',
+    default: 1,
+    help: 'libvips threads per image (images decode in parallel on the libuv pool)',
+    doc: "libvips threads per image; images already decode in parallel on the libuv pool (sharp's operation cache is off); chosen by measurement ([docs/benchmarks.md](docs/benchmarks.md))",
+    schema: int(1, 64),
+    chart: { key: 'decodeThreads' },
+  },
+  /**
+   * Let onnxruntime's pool threads busy-wait between parallel sections (its own default). Off, they
+   * block, leaving the cores to decoding and to other pods (measured, docs/benchmarks.md).
+   * @defaultValue false (env `FACEFLEET_ORT_ALLOW_SPINNING`)
+   */
+  ortAllowSpinning: {
+    flag: '--ort-allow-spinning',
+    env: 'FACEFLEET_ORT_ALLOW_SPINNING',
+    default: false,
+    help: "let onnxruntime's pool threads busy-wait between parallel sections",
+    doc: "onnxruntime's default busy-waiting pool threads; off, they block and leave the cores to decoding (chosen by measurement, [docs/benchmarks.md](docs/benchmarks.md))",
+    schema: bool(),
+    chart: { key: 'ortAllowSpinning', schema: { type: 'boolean' } },
+  },
+});
 
 /** An allowed location: a bucket, a key prefix in one (whole segments), or an absolute folder. */
 const locationPrefix = z
@@ -101,15 +251,17 @@ function isLocation(url: string): boolean {
 
 /**
  * A comma-separated list of allowed locations (`s3://bucket`, `s3://bucket/prefix`, `file:///abs/dir`),
- * parsed into an array; empty when unset.
+ * parsed into an array; empty for an empty string.
  */
 export function allowedLocationsField() {
   return z
     .string()
-    .default('')
     .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
     .pipe(z.array(locationPrefix));
 }
+
+/** The chart's check of an allowed-locations list (zod's refinements do not export to JSON Schema). */
+export const ALLOWED_LOCATIONS_PATTERN = '^((s3://[^/,\\s]+(/[^,]*)?|file:///[^,]+)(,(s3://[^/,\\s]+(/[^,]*)?|file:///[^,]+))*)?$';
 
 /**
  * What a store registry may open: `fileRoots` plus the `file:///` entries of `allowedLocations` as

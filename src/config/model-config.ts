@@ -1,16 +1,31 @@
 import { z } from 'zod';
-import { commonEnv, modelFields } from './common';
-import { parseConfig } from './parse';
+import { MODEL_OPTIONS } from './common';
+import { ConfigOf, defineOptions } from './option-spec';
+import { bool, Env, parseConfig } from './parse';
 
-const modelSchema = z.object(modelFields);
+/** Model settings of commands that run a model without a queue (`detect`, `eval`, `bench`). */
+export type ModelConfig = ConfigOf<typeof MODEL_OPTIONS>;
 
-/** Model settings of commands that run a model without a queue (`detect`). */
-export type ModelConfig = z.output<typeof modelSchema>;
+/** Options of `facefleet detect`: the model options, and how to print. */
+export const DETECT_OPTIONS = defineOptions({
+  ...MODEL_OPTIONS,
+  /** Print a JSON array in input order instead of a table. @defaultValue false */
+  json: { flag: '--json', default: false, help: 'print a JSON array (input order)', schema: bool() },
+  /** Folder to write copies with boxes, scores and landmarks drawn into. @defaultValue none */
+  annotate: { flag: '--annotate <dir>', help: 'write copies with boxes, scores and landmarks drawn', schema: z.string().min(1) },
+});
+
+/** `facefleet detect` settings. */
+export type DetectConfig = ConfigOf<typeof DETECT_OPTIONS>;
 
 /** Builds model settings from flags and environment; throws `E_CONFIG` naming every bad field. */
-export function loadModelConfig(flags: Record<string, unknown>, env: Record<string, string | undefined> = process.env): Readonly<ModelConfig> {
-  const { redisUrl: _r, queue: _q, redisPrefix: _p, ...names } = commonEnv;
-  return parseConfig(modelSchema, flags, env, names);
+export function loadModelConfig(flags: Record<string, unknown>, env: Env = process.env): Readonly<ModelConfig> {
+  return parseConfig(MODEL_OPTIONS, flags, env);
+}
+
+/** Builds `facefleet detect` settings; throws `E_CONFIG` naming every bad field. */
+export function loadDetectConfig(flags: Record<string, unknown>, env: Env = process.env): Readonly<DetectConfig> {
+  return parseConfig(DETECT_OPTIONS, flags, env);
 }
 
 /** Image limits in the units the pipeline uses. */

@@ -3,6 +3,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { watchRun } from '../cli/run-progress';
+import { DEMO_OPTIONS, loadDemoConfig } from '../config/demo-config';
+import { MODEL_OPTIONS } from '../config/common';
+import { envOf } from '../config/parse';
 import { loadWorkerConfig } from '../config/worker-config';
 import type { BatchStats } from '../engine/detection-engine';
 import { parseReason } from '../errors';
@@ -41,24 +44,26 @@ export interface DemoSummary {
  * bundled sample photos enqueued as one run, a worker in this process, a progress bar, a summary, and
  * results plus annotated copies left in the output folder.
  */
-export async function runDemo(flags: Record<string, unknown> & { images?: string; out?: string; json?: boolean }): Promise<DemoSummary> {
-  const images = path.resolve(flags.images ?? path.join(findRepoRoot(), 'samples'));
-  const out = path.resolve(flags.out ?? 'facefleet-demo-results');
+export async function runDemo(flags: Record<string, unknown>): Promise<DemoSummary> {
+  const demo = loadDemoConfig(flags);
+  const images = path.resolve(demo.images ?? path.join(findRepoRoot(), 'samples'));
+  const out = path.resolve(demo.out);
   const resultsDir = path.join(out, 'results');
   const annotatedDir = path.join(out, 'annotated');
   await fs.rm(out, { recursive: true, force: true });
   await fs.mkdir(annotatedDir, { recursive: true });
-  const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);
+  const say = (line: string) => demo.json || process.stderr.write(`${line}\n`);
 
   let redis: PrivateRedis | undefined;
   if (!process.env.REDIS_URL) ensureRedisServer((line) => process.stderr.write(`${line}\n`));
   const redisUrl = process.env.REDIS_URL || (redis = await startPrivateRedis()).url;
   say(redis ? `started a private redis-server on ${redis.url}` : `using Redis at REDIS_URL`);
   const queueName = `facefleet-demo-${randomBytes(3).toString('hex')}`;
-  const { images: _i, out: _o, json: _j, ...modelFlags } = flags;
-  // The worker may use exactly the photo folder and the output folder.
-  const config = loadWorkerConfig({ ...modelFlags, redisUrl, queue: queueName, metricsPort: 0, fileRoots: `${images},${out}` }, {});
-  const log = createLogger({ level: process.env.FACEFLEET_LOG_LEVEL ?? 'error' });
+  const modelFlags = Object.fromEntries(Object.keys(MODEL_OPTIONS).map((k) => [k, flags[k]]));
+  // The worker takes the demo's model options (flags and their variables) and may use exactly the photo
+  // folder and the output folder; the worker's other variables (queue, file roots) do not apply here.
+  const config = loadWorkerConfig({ ...modelFlags, redisUrl, queue: queueName, metricsPort: 0, fileRoots: `${images},${out}`, logLevel: demo.logLevel }, envOf(DEMO_OPTIONS, process.env));
+  const log = createLogger({ level: demo.logLevel });
   const batches: BatchStats[] = [];
   // First, so a refused password ends the demo at once (E_CONFIG) instead of a worker never ready.
   let conn: Awaited<ReturnType<typeof connectRedis>>;
@@ -88,7 +93,7 @@ export async function runDemo(flags: Record<string, unknown> & { images?: string
       model: config.model,
     });
     say(`enqueued ${report.enqueued} images from ${images} as run ${runId}`);
-    const status = await watchRun(runs, runId, { bar: !flags.json && process.stderr.isTTY === true });
+    const status = await watchRun(runs, runId, { bar: !demo.json && process.stderr.isTTY === true });
     const seconds = (Date.now() - started) / 1000;
 
     const failed = await queue.getFailed(0, -1);
@@ -119,7 +124,7 @@ export async function runDemo(flags: Record<string, unknown> & { images?: string
       annotatedDir,
       warnings: worker.model.warnings,
     };
-    if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    if (demo.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else printSummary(summary, batches.length);
     return summary;
   } finally {

@@ -5,6 +5,7 @@ import { MogFaceDetector } from '../detectors/mogface-detector';
 import { parseMogFaceManifest } from '../detectors/mogface-manifest';
 import { RetinaFaceDetector, RetinaFaceManifest } from '../detectors/retinaface-detector';
 import { FacefleetError } from '../errors';
+import { setupSharp } from '../imaging/sharp-setup';
 import { DEFAULT_TILING, TilingOptions } from '../imaging/tile-plan';
 import { SessionHost } from '../inference/session-host';
 import { pullBlazeFace } from '../models/blazeface-pull';
@@ -28,6 +29,10 @@ export interface ModelSettings {
   providers: string[];
   allowCpuFallback: boolean;
   scoreThreshold?: number;
+  /** libvips threads per image, applied to sharp (process-wide) when the model loads. @defaultValue unchanged (1) */
+  decodeThreads?: number;
+  /** Let onnxruntime's pool threads busy-wait between parallel sections. @defaultValue false */
+  ortAllowSpinning?: boolean;
 }
 
 /** A loaded model: detector, session thread and the batching engine over them. */
@@ -85,10 +90,13 @@ export async function loadModel(settings: ModelSettings, options: { metrics?: Fl
   }
   if (!fs.existsSync(modelPath)) throw new FacefleetError('E_MODEL', `model file ${modelPath} does not exist`);
 
+  // sharp's settings are process-wide: the decode threads apply to every decode of this process.
+  if (settings.decodeThreads !== undefined) setupSharp(settings.decodeThreads);
   const session = await SessionHost.start({
     modelPath,
     intraOpThreads: settings.threads,
     interOpThreads: 1,
+    allowSpinning: settings.ortAllowSpinning ?? false,
     providers: settings.providers,
     allowCpuFallback: settings.allowCpuFallback,
   });

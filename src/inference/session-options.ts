@@ -4,10 +4,10 @@ import type { SessionThreadConfig } from './thread-protocol';
 /**
  * The onnxruntime session options every facefleet session uses, execution providers aside: full graph
  * optimisation, the configured thread counts, sequential execution, and pool threads that block
- * instead of spinning between parallel sections.
+ * instead of spinning between parallel sections unless `allowSpinning` (`--ort-allow-spinning`).
  */
-export function baseSessionOptions(config: Pick<SessionThreadConfig, 'intraOpThreads' | 'interOpThreads'>): InferenceSession.SessionOptions {
-  const spin = process.env.FACEFLEET_ORT_ALLOW_SPINNING === '1' ? '1' : '0';
+export function baseSessionOptions(config: Pick<SessionThreadConfig, 'intraOpThreads' | 'interOpThreads' | 'allowSpinning'>): InferenceSession.SessionOptions {
+  const spin = config.allowSpinning ? '1' : '0';
   return {
     graphOptimizationLevel: 'all',
     intraOpNumThreads: config.intraOpThreads,
@@ -17,7 +17,7 @@ export function baseSessionOptions(config: Pick<SessionThreadConfig, 'intraOpThr
     // decodes the next images on the same cores while a batch runs, and pods share cores under CPU
     // limits: spinning burns that time. Measured with `facefleet bench` on 2 cores (docs/benchmarks.md):
     // blocking instead of spinning raised in-process throughput and never lowered the ceiling.
-    // FACEFLEET_ORT_ALLOW_SPINNING=1 restores onnxruntime's default (for that comparison, or a GPU box).
+    // --ort-allow-spinning restores onnxruntime's default (for that comparison, or a GPU box).
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   };
 }

@@ -6,6 +6,8 @@ export interface SessionThreadConfig {
   intraOpThreads: number;
   /** Threads across operators (ORT inter-op). */
   interOpThreads: number;
+  /** Let the pool threads busy-wait between parallel sections (onnxruntime's default) instead of blocking. @defaultValue false */
+  allowSpinning?: boolean;
   /** Execution providers in order of preference, e.g. `['cpu']` or `['cuda']`. */
   providers: string[];
   /** With a non-CPU provider that cannot load: fall back to CPU instead of failing. */

@@ -2,7 +2,7 @@ import pino, { DestinationStream, Logger } from 'pino';
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
-  /** pino level. @defaultValue `info` (env `FACEFLEET_LOG_LEVEL`) */
+  /** pino level; commands pass their `logLevel` option (`--log-level`, `FACEFLEET_LOG_LEVEL`). @defaultValue `info` */
   level?: string;
   /** Extra fields bound to every line (e.g. worker id). */
   base?: Record<string, unknown>;
@@ -40,7 +40,7 @@ export const REDACT_PATHS = [
 export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
-      level: options.level ?? process.env.FACEFLEET_LOG_LEVEL ?? 'info',
+      level: options.level ?? 'info',
       base: { pid: process.pid, ...options.base },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,

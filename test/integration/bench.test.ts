@@ -28,7 +28,7 @@ function facefleet(args: string[], timeoutMs = 300_000): Promise<{ code: number 
 const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 
 /**
- * The benchmark at a small count: it must complete and print its JSON with every key the issue names.
+ * The benchmark at a small count: it must complete and print its JSON with every key docs/benchmarks.md describes.
  * Figures are never asserted on — only that each measurement ran and produced a number.
  */
 describe('facefleet bench', () => {

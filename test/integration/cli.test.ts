@@ -63,6 +63,54 @@ describe('facefleet worker flags from the environment', () => {
   });
 });
 
+describe('facefleet: a bad value is named by where it came from', () => {
+  // Without any FACEFLEET_ variable of the caller's, so the one given is the only one.
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FACEFLEET_') || k === 'FACEFLEET_MODEL_CACHE'));
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', env: { ...clean, REDIS_URL: 'redis://127.0.0.1:1', ...env }, timeout: 30_000 });
+
+  it('FACEFLEET_PROVIDERS=gpu facefleet worker: names FACEFLEET_PROVIDERS, not the flag, and exits 64 before connecting', () => {
+    const r = run(['worker', '--metrics-port', '0'], { FACEFLEET_PROVIDERS: 'gpu' });
+    expect(r.status).toBe(64);
+    expect(r.stderr).toMatch(/E_CONFIG: invalid configuration:\s+providers \(env FACEFLEET_PROVIDERS\): expected a comma-separated list .*given "gpu"/);
+    expect(r.stderr).not.toContain('(--providers)');
+  });
+
+  it('facefleet worker --providers gpu: names --providers, even with a good FACEFLEET_PROVIDERS set', () => {
+    const r = run(['worker', '--metrics-port', '0', '--providers', 'gpu'], { FACEFLEET_PROVIDERS: 'cpu' });
+    expect(r.status).toBe(64);
+    expect(r.stderr).toMatch(/providers \(--providers\): expected a comma-separated list .*given "gpu"/);
+    expect(r.stderr).not.toContain('env FACEFLEET_PROVIDERS');
+  });
+
+  it('names every bad value with its own source, for the variables once read outside the config too', () => {
+    const r = run(['detect', '--canvas', '1', 'x.jpg'], { FACEFLEET_BATCH: '0', FACEFLEET_DECODE_THREADS: 'many', FACEFLEET_ORT_ALLOW_SPINNING: 'on' });
+    expect(r.status).toBe(64);
+    expect(r.stderr).toMatch(/canvas \(--canvas\): .*given "1"/);
+    expect(r.stderr).toMatch(/batch \(env FACEFLEET_BATCH\): .*given "0"/);
+    expect(r.stderr).toMatch(/decodeThreads \(env FACEFLEET_DECODE_THREADS\): .*given "many"/);
+    expect(r.stderr).toMatch(/ortAllowSpinning \(env FACEFLEET_ORT_ALLOW_SPINNING\): expected a boolean.*given "on"/);
+    const worker = run(['worker', '--metrics-port', '0'], { FACEFLEET_LOG_LEVEL: 'loud', FACEFLEET_FORCE_INCREMENTAL: 'sometimes' });
+    expect(worker.status).toBe(64);
+    expect(worker.stderr).toMatch(/logLevel \(env FACEFLEET_LOG_LEVEL\): .*given "loud"/);
+    expect(worker.stderr).toMatch(/forceIncremental \(env FACEFLEET_FORCE_INCREMENTAL\): .*given "sometimes"/);
+  });
+
+  it('enqueue without --results or FACEFLEET_RESULTS says how to give it', () => {
+    const r = run(['enqueue', 'a.jpg']);
+    expect(r.status).toBe(64);
+    expect(r.stderr).toMatch(/results \(--results or env FACEFLEET_RESULTS\): required; given nothing/);
+  });
+
+  it('--help shows each option with its default and variable', () => {
+    const help = run(['worker', '--help']).stdout.replace(/\s+/g, ' ');
+    expect(help).toMatch(/--batch <n> images per inference batch \(default: 8, env: FACEFLEET_BATCH\)/);
+    expect(help).toMatch(/--force-incremental .*\(default: off, env: FACEFLEET_FORCE_INCREMENTAL\)/);
+    expect(help).toMatch(/--allowed-locations <list> .*env: FACEFLEET_ALLOWED_LOCATIONS\)/);
+    expect(run(['serve', '--help']).stdout.replace(/\s+/g, ' ')).toMatch(/--allowed-locations <list> .*env: FACEFLEET_SERVE_ALLOWED_LOCATIONS\)/);
+  });
+});
+
 describe('facefleet demo', () => {
   it('runs the embedded default and prints a machine-readable summary with real detections', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-demo-'));
@@ -104,8 +152,8 @@ describe('facefleet demo without redis-server', () => {
       fs.writeFileSync(path.join(bin, 'apt-get'), '#!/bin/sh\necho ran >&2\nexit 1\n');
       fs.chmodSync(path.join(bin, 'apt-get'), 0o755);
       const run = facefleet(['demo', '--json', '--out', path.join(bin, 'out')], { PATH: bin, REDIS_URL: '', FACEFLEET_NO_INSTALL: '1' }, 60_000);
-      expect(run.status).toBe(64);
-      expect(run.stderr).toMatch(/E_CONFIG: redis-server is not on PATH .*FACEFLEET_NO_INSTALL=1.*Run: (sudo )?apt-get update && (sudo )?apt-get install -y redis-server/);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/facefleet: E_DEPENDENCY: redis-server is not on PATH .*FACEFLEET_NO_INSTALL=1.*Run: (sudo )?apt-get update && (sudo )?apt-get install -y redis-server/);
       expect(run.stderr).not.toContain('ran');
     } finally {
       fs.rmSync(bin, { recursive: true, force: true });

@@ -2,8 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { buildProgram } from '../../src/cli/main';
-import { loadWorkerConfig } from '../../src/config/worker-config';
+import { loadWorkerConfig, WORKER_OPTIONS } from '../../src/config/worker-config';
 import { findRepoRoot } from '../../src/models/registry';
 import { s3ClientConfigFromEnv } from '../../src/storage/s3-client-config';
 import {
@@ -44,18 +43,14 @@ const SECRETS: Record<string, string> = {
 };
 const POD = { 'metadata.name': 'ff-facefleet-7d9c-x2x4q' };
 
-/** Environment variables the worker reads beyond the CLI's options (logger, model cache, S3 client). */
-// FACEFLEET_ALLOW_CPU_FALLBACK is parsed by the worker config as a boolean, not by the CLI flag (which
-// would take any value, `false` included, as set).
-const OTHER_WORKER_ENV = ['FACEFLEET_ALLOW_CPU_FALLBACK', 'FACEFLEET_LOG_LEVEL', 'FACEFLEET_MODEL_CACHE', 'FACEFLEET_S3_ENDPOINT', 'FACEFLEET_S3_REGION', 'FACEFLEET_S3_FORCE_PATH_STYLE'];
+/** Environment variables the worker reads beyond its options (model cache, S3 client). */
+const OTHER_WORKER_ENV = ['FACEFLEET_MODEL_CACHE', 'FACEFLEET_S3_ENDPOINT', 'FACEFLEET_S3_REGION', 'FACEFLEET_S3_FORCE_PATH_STYLE'];
 /** Chart-internal variables (the password REDIS_URL is composed with). */
 const CHART_ENV = ['FACEFLEET_REDIS_PASSWORD'];
 
-/** Environment variables of `facefleet worker`'s options, from the CLI definition itself. */
+/** Environment variables of `facefleet worker`'s options, from its option table (which the CLI is built from). */
 function cliWorkerEnv(): string[] {
-  const worker = buildProgram().commands.find((c) => c.name() === 'worker');
-  if (!worker) throw new Error('no worker command');
-  return worker.options.map((o) => o.envVar).filter((e): e is string => Boolean(e));
+  return Object.values(WORKER_OPTIONS).flatMap((o) => (o.env ? [o.env] : []));
 }
 
 function workerContainer(objects: K8sObject[]) {
@@ -77,7 +72,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
     return rendered.get(name)!;
   };
 
-  it('has the six scenarios of the issue', () => {
+  it('has the six documented values scenarios', () => {
     expect(scenarios.map((s) => s.name)).toEqual(expect.arrayContaining(['default', 'gpu', 'keda', 'hpa', 'cronjob', 'external-secret']));
   });
 
@@ -288,7 +283,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
   });
 
   it('passes every config value through to the worker', () => {
-    const values = { queue: 'photos.{ff}', redisPrefix: '{ff}', canvas: 512, maxTiles: 9, batch: 16, maxWaitMs: 25, concurrency: 40, inferenceThreads: 3, scoreThreshold: 0.75, maxImageMb: 20, maxMegapixels: 60, drainTimeoutMs: 45000, lockDurationMs: 90000, stalledIntervalMs: 15000, attempts: 7 };
+    const values = { queue: 'photos.{ff}', redisPrefix: '{ff}', canvas: 512, maxTiles: 9, batch: 16, maxWaitMs: 25, concurrency: 40, inferenceThreads: 3, scoreThreshold: 0.75, maxImageMb: 20, maxMegapixels: 60, drainTimeoutMs: 45000, lockDurationMs: 90000, stalledIntervalMs: 15000, attempts: 7, decodeThreads: 2, ortAllowSpinning: true, forceIncremental: true, logLevel: 'warn' };
     const fileRoots = hasFileRoots ? { fileRoots: '/data,/mnt/photos' } : {};
     const set = Object.fromEntries(Object.entries({ ...values, ...fileRoots }).map(([k, v]) => [`config.${k}`, v]));
     const objects = renderChart({ set });
@@ -311,6 +306,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
     ['config.lockDurationMs', 'FACEFLEET_LOCK_DURATION_MS', 5000, 4999],
     ['config.stalledIntervalMs', 'FACEFLEET_STALLED_INTERVAL_MS', 3600000, 3600001],
     ['config.attempts', 'FACEFLEET_ATTEMPTS', 1, 0],
+    ['config.decodeThreads', 'FACEFLEET_DECODE_THREADS', 64, 65],
     ['config.maxImageMb', 'FACEFLEET_MAX_IMAGE_MB', 4096, 4097],
     ['config.maxMegapixels', 'FACEFLEET_MAX_MEGAPIXELS', 10000, 10001],
     ['config.scoreThreshold', 'FACEFLEET_SCORE_THRESHOLD', 1, 1.5],
