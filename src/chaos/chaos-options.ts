@@ -24,7 +24,7 @@ export interface ChaosSizes {
   backlog: { jobs: number };
 }
 
-/** `small` runs in CI in a few minutes; `full` is the issue's figures. */
+/** `small` runs in CI in a few minutes; `full` gives the figures of docs/reliability.md. */
 export const CHAOS_SCALES: Readonly<Record<'small' | 'full', ChaosSizes>> = Object.freeze({
   small: {
     sigkill: { images: 400, workers: 2, kills: 3 },

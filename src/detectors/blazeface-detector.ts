@@ -1,5 +1,5 @@
 import { FacefleetError } from '../errors';
-import type { ModelManifest } from '../models/registry';
+import type { ModelManifest } from './model-manifest';
 import { BLAZEFACE_BACK_ANCHOR_OPTIONS, generateSsdAnchors, SsdAnchors } from './blazeface-anchors';
 import type { DecodeOptions, Detector, Face, InputContract, Letterbox, RawTensor } from './detector';
 import { Candidate, topK, weightedNms } from './nms';

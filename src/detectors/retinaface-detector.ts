@@ -1,5 +1,5 @@
 import { FacefleetError } from '../errors';
-import type { ModelManifest } from '../models/registry';
+import type { ModelManifest } from './model-manifest';
 import { DecodeOptions, Detector, Face, InputContract, Letterbox, RawTensor } from './detector';
 import type { Candidate } from './nms';
 import { decodeBox, DeltaCoding, PriorCache, priorCount, PriorLevelSpec, priorOutput, selectAndSuppress } from './ssd-priors';

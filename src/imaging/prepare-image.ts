@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import './sharp-setup';
 import type { InputContract } from '../detectors/detector';
-import type { PreparedImage } from '../engine/detection-engine';
+import type { PreparedImage } from './prepared-image';
 import { FacefleetError } from '../errors';
 import { letterboxImage } from './letterbox';
 import { tileImage } from './tile-image';

@@ -9,7 +9,8 @@ import { writeAtomic } from './atomic-write';
 import { sha256Hex } from './file-digest';
 import { modelVersionDir } from './model-cache';
 import { BatchRewriteReport, rewriteForDynamicBatch } from './onnx-batch-rewrite';
-import { loadManifest, ModelManifest } from './registry';
+import type { ModelManifest } from '../detectors/model-manifest';
+import { loadManifest } from './registry';
 
 /** Progress callback: a short message and structured fields (the caller decides how to log them). */
 export type PullLogger = (message: string, fields?: Record<string, unknown>) => void;

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { BlazeFaceDetector } from '../../src/detectors/blazeface-detector';
 import type { Face } from '../../src/detectors/detector';
-import { BatchSession, DetectionEngine, PreparedImage } from '../../src/engine/detection-engine';
+import { BatchSession, DetectionEngine } from '../../src/engine/detection-engine';
+import type { PreparedImage } from '../../src/imaging/prepared-image';
 import { letterboxImage } from '../../src/imaging/letterbox';
 import { SessionHost } from '../../src/inference/session-host';
 import type { WireTensor } from '../../src/inference/thread-protocol';

@@ -14,7 +14,7 @@ import { readRuleGroups, waitUntil } from '../support/prometheus';
 import { dashboardExpressions, ExposedFamily, groupingLabels, parseExposition, sampleValue, selectors } from '../support/promql';
 import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
 
-/** The metrics table of issue 4: name → type and label names. */
+/** The metrics every worker must serve (README: Metrics and health): name → type and label names. */
 const ISSUE_METRICS: Record<string, { type: string; labels: string[] }> = {
   facefleet_queue_jobs: { type: 'gauge', labels: ['queue', 'state'] },
   facefleet_queue_oldest_waiting_age_seconds: { type: 'gauge', labels: ['queue'] },
@@ -113,7 +113,7 @@ describe('a live worker\'s /metrics', () => {
     return v;
   }
 
-  it('serves every metric of the issue with its type and label names', () => {
+  it('serves every documented metric with its type and label names', () => {
     for (const [name, want] of Object.entries(ISSUE_METRICS)) {
       const family = families.get(name);
       expect({ name, type: family?.type }).toEqual({ name, type: want.type });

