@@ -35,19 +35,22 @@ export function fitLetterbox(width: number, height: number, canvasWidth: number,
  * 8-bit RGB of the canvas size.
  *
  * `input` is encoded bytes or a fresh `sharp` instance (to pass decode options such as
- * `limitInputPixels`); no other operation should be queued on it. Decode failures become
+ * `limitInputPixels`); no other operation should be queued on it. `upright` is the image's size after
+ * its EXIF orientation when the caller has read the header already (the header is then not parsed
+ * again). Decode failures become
  * `FacefleetError('E_DECODE')`; classifying unsupported formats and sizes is the probe's job, before
  * this is called.
  */
-export async function letterboxImage(input: sharp.Sharp | Buffer | Uint8Array, contract: InputContract): Promise<LetterboxedImage> {
+export async function letterboxImage(input: sharp.Sharp | Buffer | Uint8Array, contract: InputContract, upright?: { width: number; height: number }): Promise<LetterboxedImage> {
   const { width: canvasW, height: canvasH } = contract;
   const background = { r: contract.padValue[0], g: contract.padValue[1], b: contract.padValue[2], alpha: 1 };
   try {
     // sharp() throws synchronously on an empty buffer, so it is created inside the try.
     const image = input instanceof Uint8Array ? sharp(input) : input;
-    const meta = await image.metadata();
-    const width = meta.autoOrient?.width ?? meta.width;
-    const height = meta.autoOrient?.height ?? meta.height;
+    // The caller's probe already read the header: parse it once.
+    const meta = upright ? undefined : await image.metadata();
+    const width = upright?.width ?? meta?.autoOrient?.width ?? meta?.width;
+    const height = upright?.height ?? meta?.autoOrient?.height ?? meta?.height;
     if (!width || !height) throw new FacefleetError('E_DECODE', 'the image declares no size');
     const fit = fitLetterbox(width, height, canvasW, canvasH);
     const { data, info } = await image

@@ -34,7 +34,7 @@ export async function prepareImage(body: Buffer, contract: InputContract, limits
       const { whole, tiles } = await Promise.race([tileImage(image, probe.width, probe.height, plan, contract), late]);
       return { ...whole, format: probe.format, tiles };
     }
-    const { pixels, letterbox } = await Promise.race([letterboxImage(image, contract), late]);
+    const { pixels, letterbox } = await Promise.race([letterboxImage(image, contract, probe), late]);
     return { pixels, letterbox, format: probe.format };
   } catch (err) {
     // libvips' own timeout surfaces as a decode failure just after the limit.

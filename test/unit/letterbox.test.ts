@@ -58,6 +58,14 @@ describe('letterboxImage', () => {
     expect(px((await letterboxImage(grey, CONTRACT)).pixels, 5, 5)).toEqual([90, 90, 90]);
   });
 
+  it('gives the same canvas from the probe\'s upright size as from its own header read, EXIF-rotated included', async () => {
+    const jpeg = await solid(40, 20, [0, 255, 0]).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const own = await letterboxImage(sharp(jpeg), CONTRACT);
+    const given = await letterboxImage(sharp(jpeg), CONTRACT, { width: 20, height: 40 });
+    expect(given.letterbox).toEqual(own.letterbox);
+    expect(Buffer.from(given.pixels).equals(Buffer.from(own.pixels))).toBe(true);
+  });
+
   it('turns undecodable bytes into E_DECODE', async () => {
     await expect(letterboxImage(Buffer.from('not an image'), CONTRACT)).rejects.toThrow(FacefleetError);
     await expect(letterboxImage(Buffer.from('not an image'), CONTRACT)).rejects.toMatchObject({ code: 'E_DECODE' });
