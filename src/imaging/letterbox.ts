@@ -11,6 +11,21 @@ export interface LetterboxedImage {
   letterbox: Letterbox;
 }
 
+/** How {@link letterboxImage} and `tileImage` decode. */
+export interface LetterboxOptions {
+  /**
+   * The image's size after its EXIF orientation, when the caller has read the header already (it is
+   * then not parsed again).
+   */
+  upright?: { width: number; height: number };
+  /**
+   * Let the decoder shrink while decoding (JPEG DCT scaling by 2, 4 or 8; WebP likewise) when the
+   * target is at least twice smaller. `false` decodes every pixel first: only for measuring what
+   * shrink-on-load saves. @defaultValue true
+   */
+  shrinkOnLoad?: boolean;
+}
+
 /**
  * Computes the placement of an upright `width × height` image on a `canvasWidth × canvasHeight`
  * canvas: scaled by the largest factor that fits, rounded to whole pixels, and centred (odd padding
@@ -35,13 +50,12 @@ export function fitLetterbox(width: number, height: number, canvasWidth: number,
  * 8-bit RGB of the canvas size.
  *
  * `input` is encoded bytes or a fresh `sharp` instance (to pass decode options such as
- * `limitInputPixels`); no other operation should be queued on it. `upright` is the image's size after
- * its EXIF orientation when the caller has read the header already (the header is then not parsed
- * again). Decode failures become
+ * `limitInputPixels`); no other operation should be queued on it. Decode failures become
  * `FacefleetError('E_DECODE')`; classifying unsupported formats and sizes is the probe's job, before
  * this is called.
  */
-export async function letterboxImage(input: sharp.Sharp | Buffer | Uint8Array, contract: InputContract, upright?: { width: number; height: number }): Promise<LetterboxedImage> {
+export async function letterboxImage(input: sharp.Sharp | Buffer | Uint8Array, contract: InputContract, options: LetterboxOptions = {}): Promise<LetterboxedImage> {
+  const { upright, shrinkOnLoad = true } = options;
   const { width: canvasW, height: canvasH } = contract;
   const background = { r: contract.padValue[0], g: contract.padValue[1], b: contract.padValue[2], alpha: 1 };
   try {
@@ -56,7 +70,7 @@ export async function letterboxImage(input: sharp.Sharp | Buffer | Uint8Array, c
     const { data, info } = await image
       .autoOrient()
       .flatten({ background })
-      .resize(fit.resizedWidth, fit.resizedHeight, { fit: 'fill' })
+      .resize(fit.resizedWidth, fit.resizedHeight, { fit: 'fill', fastShrinkOnLoad: shrinkOnLoad })
       .extend({
         top: fit.padY,
         bottom: canvasH - fit.resizedHeight - fit.padY,

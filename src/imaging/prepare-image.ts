@@ -3,7 +3,7 @@ import './sharp-setup';
 import type { InputContract } from '../detectors/detector';
 import type { PreparedImage } from './prepared-image';
 import { FacefleetError } from '../errors';
-import { letterboxImage } from './letterbox';
+import { letterboxImage, type LetterboxOptions } from './letterbox';
 import { tileImage } from './tile-image';
 import { planTiles, TilingOptions } from './tile-plan';
 import { DEFAULT_DECODE_TIMEOUT_MS, ImageLimits, probeImage } from './probe-image';
@@ -16,9 +16,10 @@ import { DEFAULT_DECODE_TIMEOUT_MS, ImageLimits, probeImage } from './probe-imag
  * retried) and libvips is told to stop, so one pathological file cannot hold a worker forever.
  *
  * With `tiling`, a photo large enough to gain from it also gets tiles (see `planTiles`): canvases of
- * the same size cut from one decode at a finer scale, so small faces keep enough pixels.
+ * the same size cut from one decode at a finer scale, so small faces keep enough pixels. `decode`
+ * can turn shrink-on-load off, to measure what it saves.
  */
-export async function prepareImage(body: Buffer, contract: InputContract, limits: ImageLimits, tiling?: TilingOptions): Promise<PreparedImage> {
+export async function prepareImage(body: Buffer, contract: InputContract, limits: ImageLimits, tiling?: TilingOptions, decode: Pick<LetterboxOptions, 'shrinkOnLoad'> = {}): Promise<PreparedImage> {
   const timeoutMs = limits.decodeTimeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS;
   const probe = await probeImage(body, limits);
   // libvips counts whole seconds; the timer below decides at the exact limit.
@@ -31,10 +32,10 @@ export async function prepareImage(body: Buffer, contract: InputContract, limits
   try {
     const plan = tiling && contract.width === contract.height ? planTiles(probe.width, probe.height, contract.width, tiling) : undefined;
     if (plan && plan.tiles.length > 0) {
-      const { whole, tiles } = await Promise.race([tileImage(image, probe.width, probe.height, plan, contract), late]);
+      const { whole, tiles } = await Promise.race([tileImage(image, probe.width, probe.height, plan, contract, decode), late]);
       return { ...whole, format: probe.format, tiles };
     }
-    const { pixels, letterbox } = await Promise.race([letterboxImage(image, contract, probe), late]);
+    const { pixels, letterbox } = await Promise.race([letterboxImage(image, contract, { ...decode, upright: probe }), late]);
     return { pixels, letterbox, format: probe.format };
   } catch (err) {
     // libvips' own timeout surfaces as a decode failure just after the limit.

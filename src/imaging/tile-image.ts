@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import './sharp-setup';
 import type { InputContract, Letterbox } from '../detectors/detector';
 import { FacefleetError } from '../errors';
-import { fitLetterbox, LetterboxedImage } from './letterbox';
+import { fitLetterbox, LetterboxedImage, type LetterboxOptions } from './letterbox';
 import type { Tile, TilePlan } from './tile-plan';
 
 /** One tile's canvas and where it sits in the original image. */
@@ -26,7 +26,7 @@ export interface TiledImage {
  * ((cx + x) / scale, (cy + y) / scale), so detectors undo it as they undo any letterbox.
  * Decode failures become `FacefleetError('E_DECODE')`.
  */
-export async function tileImage(image: sharp.Sharp, width: number, height: number, plan: TilePlan, contract: InputContract): Promise<TiledImage> {
+export async function tileImage(image: sharp.Sharp, width: number, height: number, plan: TilePlan, contract: InputContract, options: Pick<LetterboxOptions, 'shrinkOnLoad'> = {}): Promise<TiledImage> {
   const { width: cw, height: ch, padValue } = contract;
   const background = { r: padValue[0], g: padValue[1], b: padValue[2], alpha: 1 };
   let scaled: Buffer;
@@ -34,7 +34,7 @@ export async function tileImage(image: sharp.Sharp, width: number, height: numbe
     const out = await image
       .autoOrient()
       .flatten({ background })
-      .resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill' })
+      .resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill', fastShrinkOnLoad: options.shrinkOnLoad ?? true })
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })

@@ -61,7 +61,7 @@ describe('letterboxImage', () => {
   it('gives the same canvas from the probe\'s upright size as from its own header read, EXIF-rotated included', async () => {
     const jpeg = await solid(40, 20, [0, 255, 0]).jpeg().withMetadata({ orientation: 6 }).toBuffer();
     const own = await letterboxImage(sharp(jpeg), CONTRACT);
-    const given = await letterboxImage(sharp(jpeg), CONTRACT, { width: 20, height: 40 });
+    const given = await letterboxImage(sharp(jpeg), CONTRACT, { upright: { width: 20, height: 40 } });
     expect(given.letterbox).toEqual(own.letterbox);
     expect(Buffer.from(given.pixels).equals(Buffer.from(own.pixels))).toBe(true);
   });
