@@ -19,11 +19,12 @@ export interface LetterboxOptions {
    */
   upright?: { width: number; height: number };
   /**
-   * Let the decoder shrink while decoding (JPEG DCT scaling by 2, 4 or 8; WebP likewise) when the
-   * target is at least twice smaller. `false` decodes every pixel first: only for measuring what
-   * shrink-on-load saves. @defaultValue true
+   * Let the decoder shrink by the largest factor the target size allows (JPEG DCT scaling by 2, 4 or
+   * 8; WebP likewise: libvips' fast shrink-on-load). `false` keeps libvips' cautious choice, a factor
+   * of 2 less, which decodes up to four times the pixels: only for measuring what the fast choice
+   * saves. @defaultValue true
    */
-  shrinkOnLoad?: boolean;
+  fastShrinkOnLoad?: boolean;
 }
 
 /**
@@ -55,7 +56,7 @@ export function fitLetterbox(width: number, height: number, canvasWidth: number,
  * this is called.
  */
 export async function letterboxImage(input: sharp.Sharp | Buffer | Uint8Array, contract: InputContract, options: LetterboxOptions = {}): Promise<LetterboxedImage> {
-  const { upright, shrinkOnLoad = true } = options;
+  const { upright, fastShrinkOnLoad = true } = options;
   const { width: canvasW, height: canvasH } = contract;
   const background = { r: contract.padValue[0], g: contract.padValue[1], b: contract.padValue[2], alpha: 1 };
   try {
@@ -70,7 +71,7 @@ export async function letterboxImage(input: sharp.Sharp | Buffer | Uint8Array, c
     const { data, info } = await image
       .autoOrient()
       .flatten({ background })
-      .resize(fit.resizedWidth, fit.resizedHeight, { fit: 'fill', fastShrinkOnLoad: shrinkOnLoad })
+      .resize(fit.resizedWidth, fit.resizedHeight, { fit: 'fill', fastShrinkOnLoad })
       .extend({
         top: fit.padY,
         bottom: canvasH - fit.resizedHeight - fit.padY,

@@ -17,9 +17,9 @@ import { DEFAULT_DECODE_TIMEOUT_MS, ImageLimits, probeImage } from './probe-imag
  *
  * With `tiling`, a photo large enough to gain from it also gets tiles (see `planTiles`): canvases of
  * the same size cut from one decode at a finer scale, so small faces keep enough pixels. `decode`
- * can turn shrink-on-load off, to measure what it saves.
+ * can make shrink-on-load cautious, to measure what the fast choice saves.
  */
-export async function prepareImage(body: Buffer, contract: InputContract, limits: ImageLimits, tiling?: TilingOptions, decode: Pick<LetterboxOptions, 'shrinkOnLoad'> = {}): Promise<PreparedImage> {
+export async function prepareImage(body: Buffer, contract: InputContract, limits: ImageLimits, tiling?: TilingOptions, decode: Pick<LetterboxOptions, 'fastShrinkOnLoad'> = {}): Promise<PreparedImage> {
   const timeoutMs = limits.decodeTimeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS;
   const probe = await probeImage(body, limits);
   // libvips counts whole seconds; the timer below decides at the exact limit.

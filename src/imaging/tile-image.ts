@@ -26,7 +26,7 @@ export interface TiledImage {
  * ((cx + x) / scale, (cy + y) / scale), so detectors undo it as they undo any letterbox.
  * Decode failures become `FacefleetError('E_DECODE')`.
  */
-export async function tileImage(image: sharp.Sharp, width: number, height: number, plan: TilePlan, contract: InputContract, options: Pick<LetterboxOptions, 'shrinkOnLoad'> = {}): Promise<TiledImage> {
+export async function tileImage(image: sharp.Sharp, width: number, height: number, plan: TilePlan, contract: InputContract, options: Pick<LetterboxOptions, 'fastShrinkOnLoad'> = {}): Promise<TiledImage> {
   const { width: cw, height: ch, padValue } = contract;
   const background = { r: padValue[0], g: padValue[1], b: padValue[2], alpha: 1 };
   let scaled: Buffer;
@@ -34,7 +34,7 @@ export async function tileImage(image: sharp.Sharp, width: number, height: numbe
     const out = await image
       .autoOrient()
       .flatten({ background })
-      .resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill', fastShrinkOnLoad: options.shrinkOnLoad ?? true })
+      .resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill', fastShrinkOnLoad: options.fastShrinkOnLoad ?? true })
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })

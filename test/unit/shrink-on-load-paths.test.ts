@@ -37,10 +37,11 @@ function difference(a: Uint8Array, b: Uint8Array): { max: number; mean: number }
 }
 
 /**
- * A 12-megapixel JPEG bound for a 640 canvas is decoded at the size the canvas needs (libjpeg's DCT
- * scaling, through libvips' shrink-on-load) on every path: plain, EXIF-rotated, CMYK, and the tiled
- * decode. The evidence is in the pixels: the canvas differs (slightly) from the one made with
- * shrink-on-load turned off, which decodes every pixel first; with it off twice, nothing differs.
+ * A 12-megapixel JPEG bound for a 640 canvas is decoded at the smallest size the canvas allows
+ * (libjpeg's DCT scaling by the largest factor, libvips' fast shrink-on-load) on every path: plain,
+ * EXIF-rotated, CMYK, and the tiled decode. The evidence is in the pixels: the canvas differs
+ * (slightly) from the one made with the cautious choice, which decodes four times the pixels; the
+ * cautious choice twice gives the same canvas.
  */
 describe('shrink-on-load on every decode path', () => {
   const cases: Array<[string, { orientation?: number; cmyk?: boolean }, number, number]> = [
@@ -58,7 +59,7 @@ describe('shrink-on-load on every decode path', () => {
     it.each(cases)('%s', async (_name, options, storedW, storedH) => {
       const body = await photo(storedW, storedH, options);
       const shrunk = await prepareImage(body, CANVAS, LIMITS, tiling);
-      const full = await prepareImage(body, CANVAS, LIMITS, tiling, { shrinkOnLoad: false });
+      const full = await prepareImage(body, CANVAS, LIMITS, tiling, { fastShrinkOnLoad: false });
       expect(shrunk.letterbox).toEqual(full.letterbox);
       expect(shrunk.letterbox.width).toBe(4032);
       if (tiling) expect(shrunk.tiles!.length).toBe(full.tiles!.length);
@@ -68,10 +69,10 @@ describe('shrink-on-load on every decode path', () => {
     }, 60_000);
   });
 
-  it('differs only through the decoder: two full decodes give the same canvas', async () => {
+  it('differs only through the decoder: two cautious decodes give the same canvas', async () => {
     const body = await photo(4032, 3024);
-    const a = await prepareImage(body, CANVAS, LIMITS, undefined, { shrinkOnLoad: false });
-    const b = await prepareImage(body, CANVAS, LIMITS, undefined, { shrinkOnLoad: false });
+    const a = await prepareImage(body, CANVAS, LIMITS, undefined, { fastShrinkOnLoad: false });
+    const b = await prepareImage(body, CANVAS, LIMITS, undefined, { fastShrinkOnLoad: false });
     expect(difference(a.pixels, b.pixels).max).toBe(0);
   }, 60_000);
 });
