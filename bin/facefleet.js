@@ -1,3 +1,7 @@
 #!/usr/bin/env node
 'use strict';
+// Decodes and file reads share libuv's thread pool. The engine runs at most one decode per core
+// (`decodeSlots`), so a pool four threads larger always has room for reads and writes. Set before
+// anything touches the pool; an operator's own UV_THREADPOOL_SIZE wins.
+if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(require('node:os').availableParallelism() + 4);
 require('../dist/src/cli/main.js').main(process.argv);

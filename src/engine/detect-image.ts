@@ -28,9 +28,13 @@ export async function detectImage(
   overrides: Partial<DecodeOptions> & { maxFaces?: number } = {},
   tag?: string,
 ): Promise<ImageDetection> {
-  const t0 = performance.now();
-  const prepared = await prepareImage(body, engine.detector.input, limits, engine.tiling);
-  const decodeMs = performance.now() - t0;
+  let decodeMs = 0;
+  const prepared = await engine.decodeSlot(async () => {
+    const t0 = performance.now();
+    const p = await prepareImage(body, engine.detector.input, limits, engine.tiling);
+    decodeMs = performance.now() - t0;
+    return p;
+  });
   const { maxFaces, ...decode } = overrides;
   const { tiles = [], ...whole } = prepared;
   // Tiles share the whole view's canvas size, so they batch with it and with other images.

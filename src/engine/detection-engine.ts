@@ -1,3 +1,5 @@
+import os from 'node:os';
+import pLimit from 'p-limit';
 import type { DecodeOptions, Detector, Face } from '../detectors/detector';
 import { FacefleetError } from '../errors';
 import { packTensor } from '../imaging/pack-tensor';
@@ -36,6 +38,13 @@ export interface EngineOptions {
   onBatch?: (batch: BatchStats) => void;
   /** Tiling of large photos (see `planTiles`); undefined or `maxTiles` 0 for none. */
   tiling?: TilingOptions;
+  /**
+   * Images decoded at once through {@link DetectionEngine.decodeSlot}. Decodes run on libuv's thread
+   * pool, as file reads and writes do: bounding them (with the pool sized above it, see
+   * `bin/facefleet.js`) keeps threads free, so a read never waits behind a queue of decodes. More
+   * decodes than cores only contend. @defaultValue `os.availableParallelism()`
+   */
+  decodeSlots?: number;
 }
 
 /** What one batch cost. */
@@ -76,6 +85,7 @@ export class DetectionEngine {
    * allocating (and page-faulting) a fresh tensor per batch. At most one per batch in flight.
    */
   private readonly inputPool: Float32Array[] = [];
+  private readonly decodes: pLimit.Limit;
 
   constructor(
     readonly detector: Detector,
@@ -83,6 +93,12 @@ export class DetectionEngine {
     private readonly options: EngineOptions,
   ) {
     this.batcher = new MicroBatcher((items) => this.runBatch(items), { maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs, maxInFlight: 2 });
+    this.decodes = pLimit(Math.max(1, options.decodeSlots ?? os.availableParallelism()));
+  }
+
+  /** Runs `decode` (an image decode) once one of the engine's decode slots is free. */
+  decodeSlot<T>(decode: () => Promise<T>): Promise<T> {
+    return this.decodes(decode);
   }
 
   /** Detects faces in one prepared image, batched with whatever else arrives at the same time. */

@@ -81,4 +81,22 @@ describe('DetectionEngine', () => {
     expect((settled[1] as PromiseRejectedResult).reason.cause).toBeInstanceOf(TypeError);
     await engine.close();
   });
+
+  it('runs at most decodeSlots decodes at once, queueing the rest in order', async () => {
+    const engine = new DetectionEngine(fakeDetector(true), echoSession(), { maxBatch: 4, maxWaitMs: 5, decode: fakeDetector(true).defaults, decodeSlots: 2 });
+    let running = 0;
+    let peak = 0;
+    const started: number[] = [];
+    const decode = (i: number) => engine.decodeSlot(async () => {
+      started.push(i);
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 10));
+      running--;
+      return i;
+    });
+    expect(await Promise.all([0, 1, 2, 3, 4, 5].map(decode))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(peak).toBe(2);
+    expect(started).toEqual([0, 1, 2, 3, 4, 5]);
+    await engine.close();
+  });
 });
