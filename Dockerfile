@@ -7,10 +7,12 @@
 #
 # Runs as uid/gid 10001 with a read-only-friendly layout: code in /app, the RetinaFace and BlazeFace models pulled at
 # build time into /opt/facefleet/models. The Helm chart (charts/facefleet) mounts an emptyDir on /tmp and
-# on its model cache and seeds the cache from /opt/facefleet/models.
+# on its model cache and seeds the cache from /opt/facefleet/models. The image ships the product only:
+# `facefleet bench` and `facefleet chaos` are tooling and say they need a source checkout.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# Build: compile TypeScript with the dev dependencies, and pull and verify the default model.
+# Build: compile the product's TypeScript (tsconfig.json: src, workers, producer; tools/ and test/ are
+# not in the build context) with the dev dependencies, and pull and verify the default model.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # npm before 11 ignores package.json's allowScripts: keep onnxruntime-node's installer from

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the tools the integration tests start, into ${FACEFLEET_TOOLS:-$HOME/.cache/facefleet-tools}/bin.
 #
-#   versitygw  S3-compatible server (posix backend) used by test/support/s3-server.ts
+#   versitygw  S3-compatible server (posix backend) used by tools/harness/s3-server.ts (tests and the chaos suite)
 #   helm       Helm 3 CLI used by test/integration/helm.test.ts (lint and template of charts/facefleet)
 #
 # Idempotent: a tool is built only when its binary is missing or was built from another version.

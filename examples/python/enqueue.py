@@ -14,7 +14,11 @@ producer (`facefleet enqueue`), so both can feed the same queue and `facefleet s
   * job options: 5 attempts, exponential backoff from 2 s, keep the last 1000 completed and
     50000 failed jobs (src/queue/job-options.ts);
   * run record: the hash "<prefix>:<queue>:facefleet:run:<runId>" (createdAt, results, model, sealed,
-    total) and the sorted set "<prefix>:<queue>:facefleet:runs" (src/queue/run-store.ts).
+    total) and the sorted set "<prefix>:<queue>:facefleet:runs" (src/queue/run-store.ts);
+  * with --shards N > 1 (src/queue/shards.ts): shard i is the BullMQ queue "{<queue>-i}", a source goes
+    to int(sha256(source)[:8 hex], 16) % N, each shard has its own run record (its total, under its own
+    queue name) and shard 0 the index; the count N is recorded in "<prefix>:<queue>:shards" and a
+    queue recorded with another count is refused.
 
 Sources are full URLs (s3://bucket/key, file:///abs/path), whose object key becomes the result name,
 or keys relative to --base. Prints one JSON line: {"runId", "enqueued", "duplicates", "jobIds"}.
@@ -87,6 +91,24 @@ def payload(source: str, key: str, args: argparse.Namespace) -> dict:
     return data
 
 
+def shard_queue(queue: str, index: int, shards: int) -> str:
+    """The BullMQ queue of shard `index`, as shardQueueName in src/queue/shards.ts."""
+    return queue if shards == 1 else f"{{{queue}-{index}}}"
+
+
+def shard_of(source: str, shards: int) -> int:
+    """The shard a source goes to, as shardOf in src/queue/shards.ts."""
+    return 0 if shards == 1 else int(hashlib.sha256(source.encode("utf-8")).hexdigest()[:8], 16) % shards
+
+
+async def check_shards(r: aioredis.Redis, args: argparse.Namespace) -> None:
+    """checkShardCount: record the count on first use; refuse a queue split another way."""
+    key = f"{args.prefix}:{args.queue}:shards"
+    recorded = await r.eval("local v = redis.call('get', KEYS[1]) if not v then redis.call('set', KEYS[1], ARGV[1]) end return v", 1, key, str(args.shards))
+    if recorded is not None and int(recorded) != args.shards:
+        raise ValueError(f"--shards {args.shards}: queue {args.queue} is split into {recorded} shard(s) on this Redis ({key}); use --shards {recorded}")
+
+
 def run_key(prefix: str, queue: str, run_id: str) -> str:
     return f"{prefix}:{queue}:facefleet:run:{run_id}"
 
@@ -96,40 +118,49 @@ def run_index_key(prefix: str, queue: str) -> str:
 
 
 async def create_run(r: aioredis.Redis, args: argparse.Namespace) -> None:
-    """RunStore.create: keep an existing createdAt (re-running continues the run), unseal, index it,
-    expire it 30 days after its last change (workers refresh by the record's own "ttl")."""
+    """RunStore.create: in every shard, keep an existing createdAt (re-running continues the run),
+    unseal, expire it 30 days after its last change (workers refresh by the record's own "ttl"); index
+    it on shard 0."""
     ttl = 30 * 24 * 3600
-    key = run_key(args.prefix, args.queue, args.run_id)
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    async with r.pipeline(transaction=True) as pipe:
-        pipe.hsetnx(key, "createdAt", now)
-        pipe.hset(key, mapping={"results": args.results, "model": args.model, "sealed": "0", "ttl": str(ttl)})
-        pipe.expire(key, ttl)
-        pipe.zadd(run_index_key(args.prefix, args.queue), {args.run_id: int(time.time() * 1000)}, nx=True)
-        await pipe.execute()
+    for i in range(args.shards):
+        shard = shard_queue(args.queue, i, args.shards)
+        key = run_key(args.prefix, shard, args.run_id)
+        async with r.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "createdAt", now)
+            pipe.hset(key, mapping={"results": args.results, "model": args.model, "sealed": "0", "ttl": str(ttl)})
+            pipe.expire(key, ttl)
+            if i == 0:
+                pipe.zadd(run_index_key(args.prefix, shard), {args.run_id: int(time.time() * 1000)}, nx=True)
+            await pipe.execute()
 
 
 async def enqueue(args: argparse.Namespace) -> dict:
     sources = [to_source_key(a, args.base) for a in args.sources]
     r = aioredis.from_url(args.redis_url, decode_responses=True)
-    queue = Queue(args.queue, {"connection": args.redis_url, "prefix": args.prefix})
+    names = [shard_queue(args.queue, i, args.shards) for i in range(args.shards)]
+    queues = [Queue(name, {"connection": args.redis_url, "prefix": args.prefix}) for name in names]
     report = {"runId": args.run_id, "enqueued": 0, "duplicates": 0, "jobIds": []}
     try:
+        await check_shards(r, args)
         await create_run(r, args)
         for source, key in sources:
+            shard = shard_of(source, args.shards)
             job_id = job_id_for(source, args.model, args.run_id)
             report["jobIds"].append(job_id)
             # BullMQ ignores an add whose id exists; check first so the run total counts new jobs only.
-            if await r.exists(queue.toKey(job_id)):
+            if await r.exists(queues[shard].toKey(job_id)):
                 report["duplicates"] += 1
                 continue
-            await queue.add(JOB_NAME, payload(source, key, args), {**JOB_OPTIONS, "jobId": job_id})
+            await queues[shard].add(JOB_NAME, payload(source, key, args), {**JOB_OPTIONS, "jobId": job_id})
             report["enqueued"] += 1
-            await r.hincrby(run_key(args.prefix, args.queue, args.run_id), "total", 1)
+            await r.hincrby(run_key(args.prefix, names[shard], args.run_id), "total", 1)
         if not args.no_seal:
-            await r.hset(run_key(args.prefix, args.queue, args.run_id), "sealed", "1")
+            for name in names:
+                await r.hset(run_key(args.prefix, name, args.run_id), "sealed", "1")
     finally:
-        await queue.close()
+        for queue in queues:
+            await queue.close()
         await r.aclose()
     return report
 
@@ -139,6 +170,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"), help="Redis URL (env REDIS_URL)")
     p.add_argument("--queue", default=os.environ.get("FACEFLEET_QUEUE", "facefleet"), help="queue name (default facefleet)")
     p.add_argument("--prefix", default=os.environ.get("FACEFLEET_REDIS_PREFIX", "bull"), help="BullMQ key prefix; {facefleet} for Redis Cluster (default bull)")
+    p.add_argument("--shards", type=int, default=int(os.environ.get("FACEFLEET_SHARDS", "1")), help="BullMQ queues the queue is split into, as the workers' --shards (default 1)")
     p.add_argument("--results", required=True, help="results location URL; each result goes to <results>/<key>.json")
     p.add_argument("--run-id", default=datetime.now(timezone.utc).strftime("run-%Y-%m-%dT%H-%M-%S-%fZ"), help="run id (letters, digits, . _ -)")
     p.add_argument("--model", default="retinaface", help="model id the workers run (default retinaface)")
@@ -153,6 +185,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error(f"--model {args.model!r}: expected a lowercase id such as retinaface")
     if not PREFIX.match(args.prefix):
         p.error(f"--prefix {args.prefix!r}: expected a prefix without spaces or colons")
+    if not 1 <= args.shards <= 1024:
+        p.error(f"--shards {args.shards}: expected 1 to 1024")
+    if args.shards > 1 and re.search(r"[{}]", args.prefix + args.queue):
+        p.error("--shards > 1: each shard's queue name is its own hash tag, so --prefix and --queue must hold no braces")
     return args
 
 

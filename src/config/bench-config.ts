@@ -3,7 +3,7 @@ import type { PlainOptionTable } from './option-spec';
 
 /**
  * The options `facefleet bench` adds to the model options. Flag-only, and validated by the benchmark
- * itself (`src/bench/bench-options.ts`), which takes its defaults from here.
+ * itself (`tools/bench/bench-options.ts`), which takes its defaults from here.
  */
 export const BENCH_OWN_OPTIONS = {
   /** Photos of the `samples` set; undecodable files are skipped. @defaultValue the bundled `samples/` */
@@ -19,7 +19,9 @@ export const BENCH_OWN_OPTIONS = {
   /** Images in hand per worker; 0 derives 3 × batch. @defaultValue 0 */
   concurrency: { flag: '--concurrency <n>', default: 0, defaultText: '0 (= 3 × batch)', help: 'images in hand per worker' },
   /** Measurements to take; `none` for the sweep alone. @defaultValue all five */
-  phases: { flag: '--phases <list>', default: 'ceiling,in-process,pipeline,naive,enqueue', help: 'measurements to take: ceiling,in-process,pipeline,naive,enqueue, or none (only the sweep)' },
+  phases: { flag: '--phases <list>', default: 'ceiling,in-process,pipeline,naive,enqueue', help: 'measurements to take: ceiling,in-process,pipeline,naive,enqueue,fleet (fleet: redis-server CPU per image, enqueue and processing, with --workers and --shards), or none (only the sweep)' },
+  /** BullMQ queues the queue of the fleet measurement is split into. @defaultValue 1 */
+  shards: { flag: '--shards <n>', default: 1, help: 'shards of the queue of the fleet measurement (--phases fleet)' },
   /** Rounds of the measurements, interleaved; the median round is reported. @defaultValue 1 */
   rounds: { flag: '--rounds <n>', default: 1, help: 'repeat the measurements interleaved and report the median round' },
   /** Keys in the enqueue measurement. @defaultValue 100000 */

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { MAX_SHARDS } from '../queue/shards';
 import { parseLocation } from '../storage/location';
-import { defineOptions } from './option-spec';
-import { bool, int } from './parse';
+import { defineOptions, OptionTable } from './option-spec';
+import { bool, configError, Env, int, sourceOf } from './parse';
 
 /** The models a worker can run. */
 export const MODEL_IDS = ['retinaface', 'blazeface', 'mogface'] as const;
@@ -16,6 +17,20 @@ export const QUEUE_OPTIONS = defineOptions({
     help: 'Redis URL',
     doc: 'Redis URL (`rediss://` for TLS)',
     schema: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+  },
+  /**
+   * Treat the host of `redisUrl` as a seed node of a Redis Cluster: the other nodes are discovered
+   * from it, and the URL's user and password (and TLS with `rediss://`) apply to every node. The queue's
+   * keys must then share hash tags: split it with `shards`, or give one shard a tag in `redisPrefix`.
+   * @defaultValue false (env `FACEFLEET_REDIS_CLUSTER`)
+   */
+  redisCluster: {
+    flag: '--redis-cluster',
+    env: 'FACEFLEET_REDIS_CLUSTER',
+    default: false,
+    help: "Redis is a Redis Cluster: --redis-url's host is a seed node",
+    doc: "Redis is a Redis Cluster: `--redis-url` names one seed node (its user and password apply to every node); see [Scaling past one Redis](#scaling-past-one-redis)",
+    schema: bool(),
   },
   /** Queue name. @defaultValue `facefleet` (env `FACEFLEET_QUEUE`) */
   queue: {
@@ -36,7 +51,66 @@ export const QUEUE_OPTIONS = defineOptions({
     schema: z.string().regex(/^[^\s:]{1,100}$/, 'expected a prefix without spaces or colons'),
     chart: { key: 'redisPrefix', description: 'BullMQ key prefix' },
   },
+  /**
+   * BullMQ queues the queue is split into, each under its own hash tag (`{facefleet-0}` …), so a Redis
+   * Cluster spreads them over its masters; producers send each image to `sha256(source) mod shards`.
+   * Every producer, worker and admin command of a queue must give the same number (the first records it
+   * in Redis; others are refused). 1 keeps the queue as it always was. @defaultValue 1 (env `FACEFLEET_SHARDS`)
+   */
+  shards: {
+    flag: '--shards <n>',
+    env: 'FACEFLEET_SHARDS',
+    default: 1,
+    help: 'BullMQ queues the queue is split into, one hash tag each (same on every producer and worker)',
+    doc: 'BullMQ queues the queue is split into, `{<queue>-0}` … `{<queue>-N-1}`, one hash tag each so a Redis Cluster spreads them over its masters; the same on every producer, worker and admin command (the first records it; others are refused with `E_CONFIG`); `1` keeps the queue\'s keys as they are',
+    schema: int(1, MAX_SHARDS),
+    chart: { key: 'shards', description: 'BullMQ queues the queue is split into (the same for producers and workers)' },
+  },
 });
+
+/** The queue layout a config names: where, how split, and on what kind of Redis. */
+interface QueueLayout {
+  queue: string;
+  redisPrefix: string;
+  shards: number;
+  redisCluster: boolean;
+}
+
+/** True when keys `<prefix>:<queue>:…` carry a Redis Cluster hash tag (a non-empty `{…}`, the first one). */
+export function hasHashTag(prefix: string, queue: string): boolean {
+  const key = `${prefix}:${queue}:`;
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  return close > open + 1;
+}
+
+/**
+ * What is wrong with a queue layout, one line per problem naming the field and its source: a split
+ * queue whose prefix or name already holds a hash tag (every shard would share one slot), and an
+ * unsplit queue on a Redis Cluster without one (BullMQ's scripts would touch several slots).
+ */
+export function queueLayoutProblems(config: QueueLayout, from: (key: keyof QueueLayout) => string): string[] {
+  const problems: string[] = [];
+  if (config.shards > 1) {
+    for (const key of ['redisPrefix', 'queue'] as const) {
+      if (/[{}]/.test(config[key])) {
+        problems.push(`${key} (${from(key)}): with shards > 1 (${config.shards}, ${from('shards')}) each shard's queue name is its own hash tag ({${config.queue.replace(/[{}]/g, '')}-0} …), and braces here would put every shard in one slot: expected no { }; given ${JSON.stringify(config[key])}`);
+      }
+    }
+  } else if (config.redisCluster && !hasHashTag(config.redisPrefix, config.queue)) {
+    problems.push(`redisPrefix (${from('redisPrefix')}): on a Redis Cluster (${from('redisCluster')}) the keys of an unsplit queue must share one slot: expected a hash tag such as '{facefleet}', or shards > 1; given ${JSON.stringify(config.redisPrefix)} with queue ${JSON.stringify(config.queue)}`);
+  }
+  return problems;
+}
+
+/**
+ * Throws `E_CONFIG` when the queue layout of a parsed config is inconsistent (see
+ * {@link queueLayoutProblems}); the sources come from `table`, `flags` and `env`.
+ */
+export function checkQueueLayout(config: QueueLayout, table: OptionTable, flags: Record<string, unknown>, env: Env): void {
+  const problems = queueLayoutProblems(config, (key) => sourceOf(table, key, flags, env));
+  if (problems.length > 0) throw configError(problems);
+}
 
 /** Options of commands that create run records (enqueue, serve). */
 export const RUN_OPTIONS = defineOptions({
@@ -53,6 +127,24 @@ export const RUN_OPTIONS = defineOptions({
     help: 'days the run record is kept after its last change',
     doc: 'the run record (counts, failures by code) expires this long after its last change; jobs and results are not touched',
     schema: z.coerce.number().positive().max(3650),
+  },
+});
+
+/** The retention of completed jobs, set by whoever enqueues (enqueue, serve). */
+export const RETENTION_OPTIONS = defineOptions({
+  /**
+   * Completed jobs kept per shard (the newest), for the queue board and the `completed` queue gauge; 0
+   * removes each job as it completes, which saves redis-server about 20 µs of CPU per image (some 15 %
+   * of a job's processing cost, measured by scripts/redis-cost.js). Results, run counts and throughput
+   * do not depend on it. @defaultValue 1000 (env `FACEFLEET_KEEP_COMPLETED`)
+   */
+  keepCompleted: {
+    flag: '--keep-completed <n>',
+    env: 'FACEFLEET_KEEP_COMPLETED',
+    default: 1000,
+    help: 'completed jobs kept per shard for the board (0 removes each at once: less Redis CPU per image)',
+    doc: 'completed jobs kept per shard, for the queue board and the `completed` gauge; `0` removes each job as it completes, about 20 µs less redis-server CPU per image (see [Scaling past one Redis](#scaling-past-one-redis)); results, run counts and throughput do not depend on it',
+    schema: int(0, 10_000_000),
   },
 });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN } from '../queue/job-data';
-import { MODEL_IDS, QUEUE_OPTIONS, RUN_OPTIONS } from './common';
+import { checkQueueLayout, MODEL_IDS, QUEUE_OPTIONS, RETENTION_OPTIONS, RUN_OPTIONS } from './common';
 import { ConfigOf, defineOptions } from './option-spec';
 import { bool, Env, int, parseConfig } from './parse';
 
@@ -96,6 +96,7 @@ export const ENQUEUE_OWN_OPTIONS = defineOptions({
   chunkSize: { flag: '--chunk-size <n>', default: 1000, help: 'jobs per addBulk', doc: 'jobs per `addBulk`', schema: int(1, 100_000) },
   /** Retry attempts for transient failures. @defaultValue 5 */
   attempts: { flag: '--attempts <n>', default: 5, help: 'attempts for transient errors', schema: int(1, 100) },
+  ...RETENTION_OPTIONS,
   /** Wait for the run to finish with a progress bar; exit 1 if any image failed. @defaultValue false */
   wait: {
     flag: '--wait',
@@ -116,5 +117,7 @@ export type ProducerConfig = ConfigOf<typeof ENQUEUE_OPTIONS>;
 
 /** Builds the producer config; throws `E_CONFIG` naming every bad field. */
 export function loadProducerConfig(flags: Record<string, unknown>, env: Env = process.env): Readonly<ProducerConfig> {
-  return parseConfig(ENQUEUE_OPTIONS, flags, env);
+  const config = parseConfig(ENQUEUE_OPTIONS, flags, env);
+  checkQueueLayout(config, ENQUEUE_OPTIONS, flags, env);
+  return config;
 }

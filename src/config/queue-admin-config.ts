@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { QUEUE_OPTIONS } from './common';
+import { checkQueueLayout, QUEUE_OPTIONS } from './common';
 import { ConfigOf, defineOptions } from './option-spec';
 import { bool, Env, int, parseConfig } from './parse';
 
@@ -17,7 +17,9 @@ export type RunsConfig = ConfigOf<typeof RUNS_OPTIONS>;
 
 /** Builds `facefleet runs` settings; throws `E_CONFIG` naming every bad field. */
 export function loadRunsConfig(flags: Record<string, unknown>, env: Env = process.env): Readonly<RunsConfig> {
-  return parseConfig(RUNS_OPTIONS, flags, env);
+  const config = parseConfig(RUNS_OPTIONS, flags, env);
+  checkQueueLayout(config, RUNS_OPTIONS, flags, env);
+  return config;
 }
 
 /** The filters every `facefleet failed` action takes. */
@@ -56,5 +58,7 @@ export type FailedConfig = ConfigOf<typeof FAILED_FILTERS> & { json?: boolean; a
 /** Builds `facefleet failed <action>` settings; throws `E_CONFIG` naming every bad field. */
 export function loadFailedConfig(action: 'list' | 'retry' | 'export', flags: Record<string, unknown>, env: Env = process.env): Readonly<FailedConfig> {
   const table = action === 'list' ? FAILED_LIST_OPTIONS : action === 'retry' ? FAILED_RETRY_OPTIONS : FAILED_EXPORT_OPTIONS;
-  return parseConfig(table, flags, env);
+  const config = parseConfig(table, flags, env);
+  checkQueueLayout(config, table, flags, env);
+  return config;
 }

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { allowedLocationsField, LOG_OPTIONS, MODEL_OPTIONS, QUEUE_OPTIONS, RUN_OPTIONS } from './common';
+import { allowedLocationsField, LOG_OPTIONS, MODEL_OPTIONS, QUEUE_OPTIONS, queueLayoutProblems, RETENTION_OPTIONS, RUN_OPTIONS } from './common';
 import { ConfigOf, defineOptions } from './option-spec';
 import { bool, configError, Env, int, parseConfig, sourceOf, withSources } from './parse';
 
@@ -146,6 +146,8 @@ export const SERVE_OWN_OPTIONS = defineOptions({
   },
   /** Retry attempts of jobs enqueued through `POST /v1/jobs`. @defaultValue 5 (env `FACEFLEET_ATTEMPTS`) */
   attempts: { flag: '--attempts <n>', env: 'FACEFLEET_ATTEMPTS', default: 5, help: 'attempts of jobs enqueued by POST /v1/jobs', schema: int(1, 100) },
+  /** Completed jobs kept per shard of jobs enqueued through `POST /v1/jobs`. @defaultValue 1000 (env `FACEFLEET_KEEP_COMPLETED`) */
+  keepCompleted: { ...RETENTION_OPTIONS.keepCompleted, help: 'completed jobs of POST /v1/jobs kept per shard (0 removes each at once)' },
   /** `POST /v1/jobs` waits while the queue holds more unfinished jobs than this. @defaultValue 100000 (env `FACEFLEET_MAX_BACKLOG`) */
   maxBacklog: {
     flag: '--max-backlog <n>',
@@ -191,6 +193,7 @@ export function loadServeConfig(flags: Record<string, unknown>, env: Env = proce
   const order: string[] = [];
   if (parsed.requestTimeoutMs <= parsed.queueTimeoutMs) order.push(`requestTimeoutMs (${from('requestTimeoutMs')}): expected more than queueTimeoutMs (${parsed.queueTimeoutMs}, ${from('queueTimeoutMs')}), since a body is read only once admitted; given ${parsed.requestTimeoutMs}`);
   if (parsed.headersTimeoutMs > parsed.requestTimeoutMs) order.push(`headersTimeoutMs (${from('headersTimeoutMs')}): expected at most requestTimeoutMs (${parsed.requestTimeoutMs}, ${from('requestTimeoutMs')}); given ${parsed.headersTimeoutMs}`);
+  order.push(...queueLayoutProblems(parsed, from));
   if (order.length > 0) throw configError(order);
   const config = Object.freeze({
     ...parsed,

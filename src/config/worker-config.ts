@@ -1,9 +1,9 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { parseLocation } from '../storage/location';
-import { ALLOWED_LOCATIONS_PATTERN, allowedLocationsField, LOG_OPTIONS, MODEL_OPTIONS, QUEUE_OPTIONS } from './common';
+import { ALLOWED_LOCATIONS_PATTERN, allowedLocationsField, checkQueueLayout, LOG_OPTIONS, MODEL_OPTIONS, QUEUE_OPTIONS } from './common';
 import { ConfigOf, defineOptions } from './option-spec';
-import { bool, Env, int, parseConfig, withSources } from './parse';
+import { bool, configError, Env, int, parseConfig, sourceOf, withSources } from './parse';
 
 /**
  * The options of `facefleet worker`, each declared once: the CLI flags, the README table and the
@@ -11,6 +11,24 @@ import { bool, Env, int, parseConfig, withSources } from './parse';
  */
 export const WORKER_OPTIONS = defineOptions({
   ...QUEUE_OPTIONS,
+  /**
+   * The shards this worker takes jobs from, comma-separated indexes and ranges (`0-3,6`), each below
+   * `shards`; unset takes every shard. Lets a fleet be split across clusters or node pools, each
+   * consuming its own part of the queue. @defaultValue every shard (env `FACEFLEET_SHARD_IDS`)
+   */
+  shardIds: {
+    flag: '--shard-ids <list>',
+    env: 'FACEFLEET_SHARD_IDS',
+    defaultText: 'every shard',
+    help: 'shards to take jobs from: comma-separated indexes and ranges, e.g. 0-3,6',
+    doc: 'the shards this worker takes jobs from, comma-separated indexes and ranges (`0-3,6`), each below `--shards`; lets a fleet be split across clusters or node pools',
+    schema: z
+      .string()
+      .regex(/^\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*$/, 'expected comma-separated shard indexes or ranges such as 0-3,6')
+      .transform(parseShardIds)
+      .refine((ids) => ids.length > 0, { message: 'expected ranges from low to high, such as 0-3' }),
+    chart: { key: 'shardIds', description: 'shards to take jobs from (comma-separated indexes and ranges); empty takes every shard' },
+  },
   ...MODEL_OPTIONS,
   /** Jobs held at once; 0 derives 3 × batch so the batcher stays fed while results upload. @defaultValue 0 (env `FACEFLEET_CONCURRENCY`) */
   concurrency: {
@@ -141,6 +159,16 @@ export const WORKER_OPTIONS = defineOptions({
   ...LOG_OPTIONS,
 });
 
+/** `0-3,6` → `[0, 1, 2, 3, 6]`: sorted, without repeats; a range from high to low adds nothing. */
+export function parseShardIds(list: string): number[] {
+  const ids = new Set<number>();
+  for (const part of list.split(',')) {
+    const [low, high = low] = part.split('-').map(Number);
+    for (let i = low; i <= high; i++) ids.add(i);
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
 /** True for `/`, `/a/b` or `/a/b/`: a path a file store can be rooted at. */
 function isFolderPath(root: string): boolean {
   try {
@@ -160,10 +188,19 @@ export function isFileSystemRoot(root: string): boolean {
 export type WorkerConfig = ConfigOf<typeof WORKER_OPTIONS> & {
   /** Jobs held at once: `concurrency`, or 3 × `batch` when it is 0. */
   effectiveConcurrency: number;
+  /** The shards consumed: `shardIds`, or every shard. */
+  consumedShards: readonly number[];
 };
 
 /** Builds the worker config from flags and environment; throws `E_CONFIG` with every bad field. */
 export function loadWorkerConfig(flags: Record<string, unknown>, env: Env = process.env): Readonly<WorkerConfig> {
   const parsed = parseConfig(WORKER_OPTIONS, flags, env);
-  return withSources(Object.freeze({ ...parsed, effectiveConcurrency: parsed.concurrency || parsed.batch * 3 }), parsed);
+  checkQueueLayout(parsed, WORKER_OPTIONS, flags, env);
+  const outside = parsed.shardIds?.filter((id) => id >= parsed.shards) ?? [];
+  if (outside.length > 0) {
+    const from = (key: string) => sourceOf(WORKER_OPTIONS, key, flags, env);
+    throw configError([`shardIds (${from('shardIds')}): expected indexes below shards (${parsed.shards}, ${from('shards')}); given ${outside.join(', ')}`]);
+  }
+  const consumedShards = Object.freeze(parsed.shardIds ?? Array.from({ length: parsed.shards }, (_, i) => i));
+  return withSources(Object.freeze({ ...parsed, effectiveConcurrency: parsed.concurrency || parsed.batch * 3, consumedShards }), parsed);
 }

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { watchRun } from '../cli/run-progress';
+import { watchRun } from '../progress/run-progress';
 import { DEMO_OPTIONS, loadDemoConfig } from '../config/demo-config';
 import { MODEL_OPTIONS } from '../config/common';
 import { envOf } from '../config/parse';

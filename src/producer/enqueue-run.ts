@@ -1,8 +1,11 @@
 import type { JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from '../queue/connection';
 import { DEFAULT_JOB_POLICY, JobPolicy, jobOptions } from '../queue/job-options';
 import { JOB_NAME, JOB_SCHEMA_VERSION, JobData, jobIdFor } from '../queue/job-data';
+import { LuaScript } from '../queue/lua-script';
 import type { RunStore } from '../queue/run-store';
+import { shardOf } from '../queue/shards';
 import type { SourceKey } from './key-sources';
 
 /** Settings of one enqueue. */
@@ -17,17 +20,18 @@ export interface EnqueueOptions {
   /** Jobs per `addBulk`. @defaultValue 1000 */
   chunkSize?: number;
   /**
-   * Enqueueing waits while the queue holds more than this many unfinished jobs (waiting, prioritized,
-   * delayed, active; paused jobs count as waiting), so a run over millions of keys never fills Redis. @defaultValue 100000
+   * Enqueueing waits while the queue (all its shards together) holds more than this many unfinished
+   * jobs (waiting, prioritized, delayed, active; paused jobs count as waiting), so a run over millions of
+   * keys never fills Redis. @defaultValue 100000
    */
   maxBacklog?: number;
   /** How often to re-check the backlog (and Redis memory) while waiting, ms. @defaultValue 500 */
   backlogPollMs?: number;
   /**
-   * Enqueueing waits while Redis reports more memory in use (`INFO memory` `used_memory`) than this
-   * many MiB, checked before every chunk, so a producer stops short of Redis' `maxmemory` instead of
-   * filling it (an evicting Redis drops jobs; a `noeviction` one refuses every write, workers' included).
-   * Overshoot is at most one chunk. @defaultValue unset: no memory check
+   * Enqueueing waits while Redis reports more memory in use (`INFO memory` `used_memory`; on a Redis
+   * Cluster, the fullest master's) than this many MiB, checked before every chunk, so a producer stops
+   * short of Redis' `maxmemory` instead of filling it (an evicting Redis drops jobs; a `noeviction` one
+   * refuses every write, workers' included). Overshoot is at most one chunk. @defaultValue unset: no memory check
    */
   maxRedisMemoryMb?: number;
   policy?: JobPolicy;
@@ -49,16 +53,25 @@ export interface EnqueueReport {
   duplicates: number;
 }
 
-/** Unfinished jobs in the queue: what counts against `maxBacklog`. */
-export async function backlogOf(queue: Queue): Promise<number> {
-  const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-  return Object.values(c).reduce((a, b) => a + b, 0);
+/** Unfinished jobs in the queue, all shards together: what counts against `maxBacklog`. */
+export async function backlogOf(queue: Queue | readonly Queue[]): Promise<number> {
+  const counts = await Promise.all(shardQueues(queue).map((q) => q.getJobCounts('waiting', 'prioritized', 'delayed', 'active')));
+  return counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
 }
 
-/** Memory Redis reports in use (`INFO memory` `used_memory`), MiB. */
-export async function redisMemoryMb(redis: Redis): Promise<number> {
-  const m = /^used_memory:(\d+)/m.exec(await redis.info('memory'));
-  return m ? Number(m[1]) / 1048576 : 0;
+/**
+ * Memory Redis reports in use (`INFO memory` `used_memory`), MiB; on a Redis Cluster, the most any
+ * master reports, since each master's own `maxmemory` is what fills up.
+ */
+export async function redisMemoryMb(redis: RedisClient): Promise<number> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const used = await Promise.all(nodes.map(async (node) => Number(/^used_memory:(\d+)/m.exec(await node.info('memory'))?.[1] ?? 0)));
+  return Math.max(0, ...used) / 1048576;
+}
+
+/** The BullMQ queues of a facefleet queue, by shard: a single queue is shard 0 of one. */
+function shardQueues(queue: Queue | readonly Queue[]): readonly Queue[] {
+  return 'addBulk' in queue ? [queue] : queue;
 }
 
 /**
@@ -67,12 +80,18 @@ export async function redisMemoryMb(redis: Redis): Promise<number> {
  * the backlog exceed `maxBacklog` nor adds a chunk while Redis uses more than `maxRedisMemoryMb`, and
  * seals the run so its total is final.
  *
+ * A queue split into shards is given as its BullMQ queues in shard order (with `runs` over the same
+ * shards): each key goes to shard `shardOf(source)`, a chunk is checked and added shard by shard (one
+ * existence check and one `addBulk` per shard), and each shard's new jobs are added to that shard's
+ * total. The same source always lands in the same shard, so the duplicate check stays per shard.
+ *
  * Chunks overlap: a chunk's existence check is sent before the previous chunk's `addBulk`, so Redis
  * answers it at once and runs one chunk's add scripts while this process hashes and serialises the
  * next; at most two `addBulk`s are in flight. The duplicate check stays exact: a key counts as
  * already queued when Redis has it or when it is in an earlier chunk not yet seen to land.
  */
-export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, keys: AsyncIterable<SourceKey>, options: EnqueueOptions): Promise<EnqueueReport> {
+export async function enqueueRun(queue: Queue | readonly Queue[], redis: RedisClient, runs: RunStore, keys: AsyncIterable<SourceKey>, options: EnqueueOptions): Promise<EnqueueReport> {
+  const queues = shardQueues(queue);
   const chunkSize = options.chunkSize ?? 1000;
   const maxBacklog = options.maxBacklog ?? 100_000;
   const opts = jobOptions(options.policy ?? DEFAULT_JOB_POLICY, options.priority);
@@ -81,12 +100,12 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
   const chunk: SourceKey[] = [];
   // Counts a chunk's keys as soon as its check is sent (its duplicates are handed back when it is
   // sent), so the bound holds while chunks are on their way.
-  let backlog = await backlogOf(queue);
+  let backlog = await backlogOf(queues);
   /** Ids of every chunk whose `addBulk` has not been seen to land (checked, or sent). */
   const unlanded = new Set<Set<string>>();
   let checked: CheckedChunk | undefined;
   const inFlight: SentChunk[] = [];
-  let lastTotal: Promise<unknown> = Promise.resolve();
+  const totals = new Set<Promise<unknown>>();
   let totalError: unknown;
 
   /** Waits for the oldest chunk in flight to land and books it. */
@@ -96,11 +115,14 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
     report.enqueued += landed.added;
     report.duplicates += landed.offered - landed.added;
     // Not awaited here: Redis answers it only after the chunk sent meanwhile, and waiting would leave
-    // this process idle for a whole chunk. The run's connection answers in order, so awaiting the last
-    // total before sealing awaits them all.
-    lastTotal = runs.addTotal(options.runId, landed.added);
-    lastTotal.catch((err: unknown) => {
-      totalError ??= err;
+    // this process idle for a whole chunk; every total is awaited before sealing.
+    landed.addedByShard.forEach((added, shard) => {
+      if (added === 0) return;
+      const total = runs.addTotal(options.runId, added, shard).catch((err: unknown) => {
+        totalError ??= err;
+      });
+      totals.add(total);
+      void total.finally(() => totals.delete(total));
     });
     options.onProgress?.(report.enqueued, report.duplicates);
   };
@@ -110,7 +132,7 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
     if (!checked) return;
     const c = checked;
     checked = undefined;
-    const sent = await sendChunk(queue, c, options, opts);
+    const sent = await sendChunk(queues, c, options, opts);
     backlog -= c.part.length - sent.added;
     inFlight.push(sent);
   };
@@ -130,7 +152,7 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
         options.onBackpressure?.(backlog);
         await sleep(options.backlogPollMs ?? 500);
         if (options.signal?.aborted) return;
-        backlog = await backlogOf(queue);
+        backlog = await backlogOf(queues);
         room = maxBacklog - backlog;
       }
       if (options.maxRedisMemoryMb !== undefined) {
@@ -142,7 +164,7 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
         }
       }
       const part = chunk.splice(0, Math.min(room, chunk.length));
-      const next = checkChunk(queue, redis, part, options, unlanded);
+      const next = checkChunk(queues, redis, part, options, unlanded);
       backlog += part.length;
       await sendChecked();
       checked = next;
@@ -158,7 +180,7 @@ export async function enqueueRun(queue: Queue, redis: Redis, runs: RunStore, key
     }
     await flush();
     await drain();
-    await lastTotal;
+    await Promise.all(totals);
     if (totalError !== undefined) throw totalError;
   } finally {
     // After a failure, the chunks still out must not surface as unhandled rejections.
@@ -192,6 +214,8 @@ export function detectJob(
 interface CheckedChunk {
   part: SourceKey[];
   ids: string[];
+  /** The shard of each key. */
+  shards: number[];
   /** This chunk's ids, in `unlanded` until its `addBulk` lands. */
   own: Set<string>;
   /** Which ids Redis has, answered by the check sent when the chunk was read. */
@@ -205,55 +229,73 @@ interface CheckedChunk {
 /** A chunk whose `addBulk` is on its way. */
 interface SentChunk {
   added: number;
+  /** Jobs added to each shard. */
+  addedByShard: number[];
   offered: number;
   done: Promise<unknown>;
 }
 
-/** Hashes a chunk's job ids and sends its existence check, without waiting for the answer. */
-function checkChunk(queue: Queue, redis: Redis, part: SourceKey[], options: EnqueueOptions, unlanded: Set<Set<string>>): CheckedChunk {
+/** Hashes a chunk's job ids and sends its existence check (one per shard), without waiting for the answer. */
+function checkChunk(queues: readonly Queue[], redis: RedisClient, part: SourceKey[], options: EnqueueOptions, unlanded: Set<Set<string>>): CheckedChunk {
   const ids = part.map((k) => jobIdFor(k.source, options.model, options.runId));
+  const shards = part.map((k) => shardOf(k.source, queues.length));
   const earlier = [...unlanded];
   const own = new Set(ids);
   unlanded.add(own);
-  const exists = existing(redis, ids.map((id) => queue.toKey(id)));
+  const exists = existingByShard(redis, queues, ids, shards);
   // Observed at once: a failure surfaces where the answer is awaited, never as an unhandled rejection.
   exists.catch(() => undefined);
-  return { part, ids, own, exists, earlier, unlanded };
+  return { part, ids, shards, own, exists, earlier, unlanded };
+}
+
+/** Which of the jobs `ids` (of shards `shards`) exist, in the order given: one check per shard. */
+async function existingByShard(redis: RedisClient, queues: readonly Queue[], ids: string[], shards: number[]): Promise<boolean[]> {
+  if (queues.length === 1) return existing(redis, ids.map((id) => queues[0].toKey(id)));
+  const out = new Array<boolean>(ids.length);
+  await Promise.all(
+    queues.map(async (q, shard) => {
+      const at = shards.flatMap((s, i) => (s === shard ? [i] : []));
+      if (at.length === 0) return;
+      const flags = await existing(redis, at.map((i) => q.toKey(ids[i])));
+      at.forEach((i, j) => (out[i] = flags[j]));
+    }),
+  );
+  return out;
 }
 
 /**
  * Adds the jobs of a checked chunk that are not queued yet (not in Redis, not earlier in the chunk,
  * not in an earlier chunk still on its way) and returns without waiting for Redis.
  */
-async function sendChunk(queue: Queue, c: CheckedChunk, options: EnqueueOptions, opts: JobsOptions): Promise<SentChunk> {
+async function sendChunk(queues: readonly Queue[], c: CheckedChunk, options: EnqueueOptions, opts: JobsOptions): Promise<SentChunk> {
   const exists = await c.exists;
   const fresh = new Set<string>();
-  const jobs: Parameters<Queue['addBulk']>[0] = [];
+  const jobs: Array<Parameters<Queue['addBulk']>[0]> = queues.map(() => []);
   c.part.forEach((k, i) => {
     const id = c.ids[i];
     if (exists[i] || fresh.has(id) || c.earlier.some((e) => e.has(id))) return;
     fresh.add(id);
-    jobs.push(detectJob(k, id, options, opts));
+    jobs[c.shards[i]].push(detectJob(k, id, options, opts));
   });
-  const done = (jobs.length > 0 ? queue.addBulk(jobs) : Promise.resolve()).then(() => {
+  const done = Promise.all(jobs.map((list, shard) => (list.length > 0 ? queues[shard].addBulk(list) : undefined))).then(() => {
     c.unlanded.delete(c.own);
   });
   done.catch(() => undefined);
-  return { added: fresh.size, offered: c.part.length, done };
+  return { added: fresh.size, addedByShard: jobs.map((list) => list.length), offered: c.part.length, done };
 }
 
 /**
  * Which of `keys` exist, in one round trip and one command: a per-key `EXISTS` pipeline costs this
  * process about 10 µs of ioredis bookkeeping per key, a tenth of a chunk's whole budget. The keys of a
- * queue share its hash tag under Redis Cluster (`--redis-prefix '{facefleet}'`), so one script may
- * read them all.
+ * shard share its hash tag under Redis Cluster (`{facefleet-3}`, or `--redis-prefix '{facefleet}'` for
+ * a queue that is not split), so one script may read them all.
  */
-async function existing(redis: Redis, keys: string[]): Promise<boolean[]> {
-  const flags = (await redis.eval(EXISTS_EACH, keys.length, ...keys)) as number[];
+async function existing(redis: RedisClient, keys: string[]): Promise<boolean[]> {
+  const flags = (await EXISTS_EACH.run(redis, keys, [])) as number[];
   return flags.map((f) => f === 1);
 }
 
-const EXISTS_EACH = "local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('EXISTS', k) end return r";
+const EXISTS_EACH = new LuaScript("local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('EXISTS', k) end return r");
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

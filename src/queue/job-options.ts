@@ -6,7 +6,10 @@ export interface JobPolicy {
   attempts: number;
   /** First backoff delay in ms; doubles on every attempt. @defaultValue 2000 */
   backoffMs: number;
-  /** Completed jobs kept (count); older ones are removed so Redis memory stays bounded. @defaultValue 1000 */
+  /**
+   * Completed jobs kept (count, per BullMQ queue: per shard); older ones are removed so Redis memory
+   * stays bounded. 0 removes each job as it completes, the cheapest for Redis. @defaultValue 1000
+   */
   keepCompleted: number;
   /** Failed jobs kept (count), with their reason codes. @defaultValue 50000 */
   keepFailed: number;

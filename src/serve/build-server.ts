@@ -173,7 +173,7 @@ export async function buildServer(deps: ServerDeps): Promise<BuiltServer> {
   });
   if (deps.runs) {
     await app.register(runsRoutes, { ...deps.runs, log: deps.log });
-    if (deps.queuesBoard !== false) await queuesBoard(app, { queue: deps.runs.queue, readOnly: auth === undefined });
+    if (deps.queuesBoard !== false) await queuesBoard(app, { queues: deps.runs.queues, readOnly: auth === undefined });
   }
   app.post(
     '/v1/session',

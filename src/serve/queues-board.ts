@@ -12,7 +12,8 @@ export const QUEUES_PATH = '/queues';
 
 /** Settings of {@link queuesBoard}. */
 export interface QueuesBoardOptions {
-  queue: Queue;
+  /** The BullMQ queue of each shard (one for a queue that is not split), each shown on its own. */
+  queues: readonly Queue[];
   /** No retries, removals or pauses from the board (the default without authentication). */
   readOnly: boolean;
 }
@@ -131,13 +132,13 @@ class FastifyBoardAdapter implements IServerAdapter {
 }
 
 /**
- * Mounts bull-board (the ecosystem's BullMQ dashboard) under `/queues` for the server's queue,
- * read-only unless authentication is on.
+ * Mounts bull-board (the ecosystem's BullMQ dashboard) under `/queues` for the server's queue (each
+ * shard's BullMQ queue, when it is split), read-only unless authentication is on.
  */
 export async function queuesBoard(app: FastifyInstance, options: QueuesBoardOptions): Promise<void> {
   const adapter = new FastifyBoardAdapter();
   createBullBoard({
-    queues: [new BullMQAdapter(options.queue, { readOnlyMode: options.readOnly, allowRetries: !options.readOnly, description: 'facefleet detection jobs' })],
+    queues: options.queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: options.readOnly, allowRetries: !options.readOnly, description: 'facefleet detection jobs' })),
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: 'facefleet queues' } },
   });

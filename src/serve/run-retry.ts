@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import { ERROR_CODES, ErrorCode, isErrorCode, parseReason } from '../errors';
+import { retryFailedJob } from '../queue/failed-retry';
 import type { RunStore } from '../queue/run-store';
 
 /** What a retry did. */
@@ -21,32 +22,27 @@ export function retryableCount(failures: Record<string, number>): number {
 }
 
 /**
- * Sends the failed jobs of a run whose failure code is transient back to the queue and takes their
- * failures back from the run's counters, so the run counts them again when they finish. Permanent
- * failures would fail again and are left alone.
+ * Sends the failed jobs of a run whose failure code is transient back to the queue (every shard's) and
+ * takes their failures back from the run's counters, so the run counts them again when they finish
+ * (see `retryFailedJob`). Permanent failures would fail again and are left alone.
  */
-export async function retryTransientFailures(queue: Queue, runs: RunStore, runId: string): Promise<RetryReport> {
+export async function retryTransientFailures(queues: Queue | readonly Queue[], runs: RunStore, runId: string): Promise<RetryReport> {
   const report: RetryReport = { retried: 0, byCode: {} };
-  for (const { job, code } of await retryableJobs(queue, runId)) {
-    // The failure is taken back first: a retried job may finish before a later decrement would land,
-    // and the run would look finished with the failure counted twice.
-    await runs.unrecordFailure(runId, code);
-    try {
-      await job.retry('failed');
-    } catch {
+  const list: readonly Queue[] = 'getFailed' in queues ? [queues] : queues;
+  for (const [shard, queue] of list.entries()) {
+    for (const { job, code } of await retryableJobs(queue, runId)) {
       // Retried meanwhile (another click, the board) or removed: its failure stands.
-      await runs.record(runId, 'failed', code);
-      continue;
+      if (!(await retryFailedJob(job, runs, runId, shard, code))) continue;
+      report.byCode[code] = (report.byCode[code] ?? 0) + 1;
+      report.retried++;
     }
-    report.byCode[code] = (report.byCode[code] ?? 0) + 1;
-    report.retried++;
   }
   return report;
 }
 
 /**
- * The failed jobs of a run whose reason has a transient code, read from the failed set page by page
- * (the set is bounded by the job policy's `keepFailed`). Collected before any is retried, since a
+ * The failed jobs of a run whose reason has a transient code, read from a shard's failed set page by
+ * page (the set is bounded by the job policy's `keepFailed`). Collected before any is retried, since a
  * retry moves a job out of the set being paged.
  */
 async function retryableJobs(queue: Queue, runId: string): Promise<Array<{ job: Job; code: ErrorCode }>> {

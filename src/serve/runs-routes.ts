@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
 import { FacefleetError } from '../errors';
 import { enqueueRun } from '../producer/enqueue-run';
 import { fromPrefix, SourceKey, toSourceKey } from '../producer/key-sources';
+import type { RedisClient } from '../queue/connection';
 import { DEFAULT_JOB_POLICY } from '../queue/job-options';
 import { DetectionResult, MAX_RESULT_BYTES } from '../queue/result';
 import type { RunStatus, RunStore } from '../queue/run-store';
@@ -22,9 +22,16 @@ import { RunRates, RunView } from './run-view';
 
 /** What the run routes need. */
 export interface RunsRoutesOptions {
-  queue: Queue;
-  redis: Redis;
+  /** The BullMQ queue of each shard, in order (one for a queue that is not split). */
+  queues: readonly Queue[];
+  redis: RedisClient;
+  /** The run records, over the same shards. */
   runs: RunStore;
+  /**
+   * Resolves once the queue's recorded shard count matches this server's; rejects (`E_CONFIG`) when
+   * it does not, and every run route then answers with that error. @defaultValue no check
+   */
+  shardsChecked?: () => Promise<void>;
   stores: StoreRegistry;
   /** Model id jobs ask for unless the request names one. */
   defaultModel: string;
@@ -34,6 +41,8 @@ export interface RunsRoutesOptions {
    */
   allowedLocations: readonly string[];
   attempts: number;
+  /** Completed jobs kept per shard (the job policy's `keepCompleted`). @defaultValue {@link DEFAULT_JOB_POLICY}'s */
+  keepCompleted?: number;
   maxBacklog: number;
   /** Largest source image read for previews, bytes. */
   maxBytes: number;
@@ -55,6 +64,7 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
 
   const needRedis = async () => {
     if (options.redis.status !== 'ready') throw new ApiError('E_NOT_READY', `redis is ${options.redis.status}`, { retryAfterS: 2 });
+    await options.shardsChecked?.();
   };
 
   const allowed = (url: string, what: string) => {
@@ -96,13 +106,13 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
         incremental: body.incremental,
         priority: body.priority,
         maxBacklog: options.maxBacklog,
-        policy: { ...DEFAULT_JOB_POLICY, attempts: options.attempts },
+        policy: { ...DEFAULT_JOB_POLICY, attempts: options.attempts, keepCompleted: options.keepCompleted ?? DEFAULT_JOB_POLICY.keepCompleted },
       };
       if (body.keys) {
         // Every key is checked before anything is written: a bad one refuses the whole request.
         const keys = body.keys.map((k) => sourceKey(k, body.base));
         for (const k of keys) allowed(k.source, 'source');
-        const report = await enqueueRun(options.queue, options.redis, runs, list(keys), settings);
+        const report = await enqueueRun(options.queues, options.redis, runs, list(keys), settings);
         reply.code(201);
         return { runId, status: 'sealed', enqueued: report.enqueued, duplicates: report.duplicates };
       }
@@ -117,7 +127,7 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
         yield first.value;
         for (let n = await listing.next(); !n.done; n = await listing.next()) yield n.value;
       })();
-      options.background.track(runId, enqueueRun(options.queue, options.redis, runs, keys, { ...settings, signal: options.background.signal }), options.log);
+      options.background.track(runId, enqueueRun(options.queues, options.redis, runs, keys, { ...settings, signal: options.background.signal }), options.log);
       reply.code(202);
       return { runId, status: 'enqueuing' };
     },
@@ -160,7 +170,7 @@ export async function runsRoutes(app: FastifyInstance, options: RunsRoutesOption
     },
     async (req) => {
       await viewOf(req.params.id);
-      const report = await retryTransientFailures(options.queue, runs, req.params.id);
+      const report = await retryTransientFailures(options.queues, runs, req.params.id);
       options.log.info({ runId: req.params.id, ...report }, 'failed images sent back to the queue');
       return report;
     },

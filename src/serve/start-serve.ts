@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ServeConfig } from '../config/serve-config';
 import { API_TOKEN_ENV } from '../config/serve-config';
@@ -10,9 +9,10 @@ import { runTtlSeconds, storeLocations } from '../config/common';
 import { fieldLabel } from '../config/parse';
 import { loadModel, LoadedModel } from '../engine/build-engine';
 import { Lifecycle } from '../lifecycle/lifecycle';
-import { listenError } from '../errors';
-import { closeRedis, createRedis } from '../queue/connection';
+import { FacefleetError, listenError } from '../errors';
+import { closeRedis, openRedis, RedisClient } from '../queue/connection';
 import { RunStore } from '../queue/run-store';
+import { checkShardCount, shardsOf } from '../queue/shards';
 import { s3ClientConfigFromEnv } from '../storage/s3-client-config';
 import { StoreRegistry } from '../storage/store-registry';
 import { safeRedisUrl } from '../telemetry/logger';
@@ -47,7 +47,9 @@ export interface StartServeOptions {
 
 /**
  * Starts `facefleet serve`: the model and its inference thread first (a fatal error stops here), then
- * Redis, storage and the HTTP server. Each part's closer is added to the lifecycle as soon as the part
+ * Redis, storage and the HTTP server. The queue's recorded shard count is checked against `shards`
+ * (recorded if none is) before the server listens when Redis answers within 5 s, else on the first
+ * run request: a mismatch fails the start (`E_CONFIG`), or answers every run route with it. Each part's closer is added to the lifecycle as soon as the part
  * exists, so a start that fails part-way (a port in use, say) closes what it opened before it rethrows;
  * shutdown runs in order: refuse new detections and stop listening (requests in flight finish) → stop
  * background enqueues → close the session → close the queue, storage and Redis → flush logs.
@@ -62,13 +64,18 @@ export async function startServe(config: Readonly<ServeConfig>, log: Logger, opt
     for (const w of model.warnings) log.warn(w);
     metrics.workerInfo.labels(VERSION, model.detector.id, model.detector.version, model.session.info.provider).set(1);
 
-    const redis = createRedis(config.redisUrl);
+    const redis = openRedis(config);
     lifecycle.add({ phase: 'connections', name: 'close redis', close: () => closeRedis(redis) });
     // A Redis that is down must not crash the server: detection works without it, run routes answer 503.
     redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
-    const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
-    queue.on('error', (err: Error) => log.debug({ err: err.message }, 'queue error'));
-    lifecycle.add({ phase: 'clients', name: 'close the queue', close: () => queue.close() });
+    const target = { queue: config.queue, prefix: config.redisPrefix, shards: config.shards };
+    const queues = shardsOf(target).map((shard) => {
+      const queue = new Queue(shard.queue, { connection: redis, prefix: shard.prefix });
+      queue.on('error', (err: Error) => log.debug({ err: err.message }, 'queue error'));
+      return queue;
+    });
+    lifecycle.add({ phase: 'clients', name: 'close the queue', close: async () => void (await Promise.all(queues.map((q) => q.close()))) });
+    const shardsChecked = shardCheck(redis, target, fieldLabel(config, 'shards'));
     // The routes check every location against --allowed-locations; the storage layer confines them too
     // (one store per file root, so symlinks cannot lead out; file:// off without file:/// entries).
     const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env), ...storeLocations(config.allowedLocations) });
@@ -103,13 +110,15 @@ export async function startServe(config: Readonly<ServeConfig>, log: Logger, opt
         return { ok: true };
       },
       runs: {
-        queue,
+        queues,
         redis,
-        runs: new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix }, { ttlSeconds: runTtlSeconds(config.runTtlDays) }),
+        runs: new RunStore(redis, target, { ttlSeconds: runTtlSeconds(config.runTtlDays) }),
+        shardsChecked,
         stores,
         defaultModel: model.detector.id,
         allowedLocations: config.allowedLocations,
         attempts: config.attempts,
+        keepCompleted: config.keepCompleted,
         maxBacklog: config.maxBacklog,
         maxBytes: config.maxBytes,
         background,
@@ -129,6 +138,12 @@ export async function startServe(config: Readonly<ServeConfig>, log: Logger, opt
 
     // Run routes answer 503 until Redis is ready; give it a moment so a healthy start serves them at once.
     if (!(await redisReady(redis, 5000))) log.warn({ redis: safeRedisUrl(config.redisUrl), status: redis.status }, 'redis is not reachable yet: detection works, run routes answer 503 until it is');
+    else {
+      await shardsChecked().catch((err: unknown) => {
+        if (err instanceof FacefleetError && err.code === 'E_CONFIG') throw err;
+        log.warn({ err: (err as Error)?.message }, 'cannot read the shard count yet: run routes check it on their first request');
+      });
+    }
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
@@ -162,8 +177,26 @@ export function bindWarning(config: Pick<ServeConfig, 'host' | 'loopback' | 'api
   return `serving on ${config.host}, reachable from other machines, WITHOUT authentication: anyone who can connect can run detections, enqueue jobs and read results. Set ${API_TOKEN_ENV} to require a bearer token.`;
 }
 
+/**
+ * The shard-count check of the run routes: run once it succeeds or finds a mismatch (`E_CONFIG`, then
+ * answered for good); a Redis error leaves it to be tried again on the next request.
+ */
+function shardCheck(redis: RedisClient, target: { queue: string; prefix: string; shards: number }, field: string): () => Promise<void> {
+  let verdict: Promise<void> | undefined;
+  return () => {
+    verdict ??= checkShardCount(redis, target, { field }).then(
+      () => undefined,
+      (err: unknown) => {
+        if (!(err instanceof FacefleetError && err.code === 'E_CONFIG')) verdict = undefined;
+        throw err;
+      },
+    );
+    return verdict;
+  };
+}
+
 /** Resolves true once the connection is ready, false after `ms`. */
-function redisReady(redis: Redis, ms: number): Promise<boolean> {
+function redisReady(redis: RedisClient, ms: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

@@ -16,9 +16,10 @@ export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'fai
  */
 export class FleetMetrics {
   readonly registry = new Registry();
-  readonly queueJobs: Gauge<'queue' | 'state'>;
-  readonly oldestWaitingAge: Gauge<'queue'>;
-  readonly drainEstimate: Gauge<'queue'>;
+  /** By queue and state; with `shard` when the queue is split (`--shards` > 1). */
+  readonly queueJobs: Gauge<'queue' | 'shard' | 'state'>;
+  readonly oldestWaitingAge: Gauge<'queue' | 'shard'>;
+  readonly drainEstimate: Gauge<'queue' | 'shard'>;
   readonly imagesProcessed: Counter<'queue' | 'model' | 'outcome'>;
   readonly jobFailures: Counter<'queue' | 'code'>;
   readonly facesDetected: Counter<'model'>;
@@ -30,15 +31,17 @@ export class FleetMetrics {
   readonly jobDuration: Histogram<'queue'>;
   readonly activeJobs: Gauge;
   readonly workerInfo: Gauge<'version' | 'model' | 'model_version' | 'provider'>;
+  /** 1 for each shard this worker consumes (shard `0` for a queue that is not split). */
+  readonly workerShards: Gauge<'queue' | 'shard'>;
   readonly modelLoad: Gauge<'model'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     const seconds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-    this.queueJobs = new Gauge({ name: 'facefleet_queue_jobs', help: 'Jobs in the queue by state.', labelNames: ['queue', 'state'], registers });
-    this.oldestWaitingAge = new Gauge({ name: 'facefleet_queue_oldest_waiting_age_seconds', help: 'Age of the oldest waiting job.', labelNames: ['queue'], registers });
-    this.drainEstimate = new Gauge({ name: 'facefleet_queue_drain_seconds_estimate', help: 'Waiting jobs divided by recent fleet throughput (seconds to drain); -1 when nothing completes.', labelNames: ['queue'], registers });
+    this.queueJobs = new Gauge({ name: 'facefleet_queue_jobs', help: 'Jobs in the queue by state (and shard, when the queue is split).', labelNames: ['queue', 'shard', 'state'], registers });
+    this.oldestWaitingAge = new Gauge({ name: 'facefleet_queue_oldest_waiting_age_seconds', help: 'Age of the oldest waiting job (of the shard, when the queue is split).', labelNames: ['queue', 'shard'], registers });
+    this.drainEstimate = new Gauge({ name: 'facefleet_queue_drain_seconds_estimate', help: 'Waiting jobs divided by recent fleet throughput (seconds to drain, per shard when the queue is split); -1 when nothing completes.', labelNames: ['queue', 'shard'], registers });
     this.imagesProcessed = new Counter({ name: 'facefleet_images_processed_total', help: 'Images processed, by outcome.', labelNames: ['queue', 'model', 'outcome'], registers });
     this.jobFailures = new Counter({ name: 'facefleet_job_failures_total', help: 'Job failures by reason code.', labelNames: ['queue', 'code'], registers });
     this.facesDetected = new Counter({ name: 'facefleet_faces_detected_total', help: 'Faces found.', labelNames: ['model'], registers });
@@ -50,16 +53,28 @@ export class FleetMetrics {
     this.jobDuration = new Histogram({ name: 'facefleet_job_duration_seconds', help: 'Time from start to done.', labelNames: ['queue'], buckets: seconds, registers });
     this.activeJobs = new Gauge({ name: 'facefleet_worker_active_jobs', help: 'Jobs held by this worker.', registers });
     this.workerInfo = new Gauge({ name: 'facefleet_worker_info', help: 'Build and model information (always 1).', labelNames: ['version', 'model', 'model_version', 'provider'], registers });
+    this.workerShards = new Gauge({ name: 'facefleet_worker_shard_info', help: 'Shards of the queue this worker takes jobs from (always 1).', labelNames: ['queue', 'shard'], registers });
     this.modelLoad = new Gauge({ name: 'facefleet_model_load_seconds', help: 'Model load and warm-up time.', labelNames: ['model'], registers });
   }
 
-  /** Pre-creates every bounded series so rates never start from nothing. */
-  initSeries(queue: string, model: string): void {
-    for (const state of QUEUE_STATES) this.queueJobs.labels(queue, state).set(0);
+  /**
+   * Pre-creates every bounded series so rates never start from nothing. `shards` are the consumed
+   * shards' labels, for a split queue; a queue that is not split has no `shard` label on its gauges.
+   */
+  initSeries(queue: string, model: string, shards?: readonly string[]): void {
+    for (const shard of shards ?? [undefined]) {
+      const at = queueLabels(queue, shard);
+      for (const state of QUEUE_STATES) this.queueJobs.set({ ...at, state }, 0);
+      this.oldestWaitingAge.set(at, 0);
+      this.drainEstimate.set(at, 0);
+    }
     for (const outcome of ['success', 'failed', 'skipped']) this.imagesProcessed.labels(queue, model, outcome).inc(0);
     for (const code of ALL_ERROR_CODES) this.jobFailures.labels(queue, code).inc(0);
     this.facesDetected.labels(model).inc(0);
-    this.oldestWaitingAge.labels(queue).set(0);
-    this.drainEstimate.labels(queue).set(0);
   }
+}
+
+/** The labels of a queue gauge: the queue, and its shard when the queue is split. */
+export function queueLabels(queue: string, shard?: string): { queue: string; shard?: string } {
+  return shard === undefined ? { queue } : { queue, shard };
 }

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { FleetMetrics, QUEUE_STATES } from './metrics';
+import { FleetMetrics, QUEUE_STATES, queueLabels } from './metrics';
 
 /** What the last refresh saw. */
 export interface QueueSnapshot {
@@ -19,6 +19,10 @@ export interface QueueMonitorOptions {
   rateWindowMs?: number;
   /** Clock, for tests. @defaultValue `Date.now` */
   now?: () => number;
+  /** The `queue` label. @defaultValue the BullMQ queue's name */
+  queueLabel?: string;
+  /** The `shard` label, for a shard of a split queue. @defaultValue none */
+  shard?: string;
 }
 
 /**
@@ -35,6 +39,7 @@ export class QueueMonitor {
   private readonly intervalMs: number;
   private readonly rateWindowMs: number;
   private readonly now: () => number;
+  private readonly labels: { queue: string; shard?: string };
 
   constructor(
     private readonly queue: Queue,
@@ -44,6 +49,7 @@ export class QueueMonitor {
     this.intervalMs = options.intervalMs ?? 5000;
     this.rateWindowMs = options.rateWindowMs ?? 60_000;
     this.now = options.now ?? Date.now;
+    this.labels = queueLabels(options.queueLabel ?? queue.name, options.shard);
   }
 
   /** Starts refreshing (first refresh at once). */
@@ -60,7 +66,7 @@ export class QueueMonitor {
 
   /** Reads the counts once and updates the gauges; errors leave the last values in place. */
   async refresh(): Promise<void> {
-    const name = this.queue.name;
+    const at = this.labels;
     try {
       // A paused queue keeps its jobs in the wait list (BullMQ 6): `paused` reports them again.
       const [counts, paused, oldest, completed, failed] = await Promise.all([
@@ -73,13 +79,13 @@ export class QueueMonitor {
       const now = this.now();
       for (const state of QUEUE_STATES) {
         const value = state === 'paused' ? (paused ? counts.waiting ?? 0 : 0) : counts[state] ?? 0;
-        this.metrics.queueJobs.labels(name, state).set(value);
+        this.metrics.queueJobs.set({ ...at, state }, value);
       }
       const ts = oldest[0]?.timestamp;
-      this.metrics.oldestWaitingAge.labels(name).set(ts ? Math.max(0, (now - ts) / 1000) : 0);
+      this.metrics.oldestWaitingAge.set(at, ts ? Math.max(0, (now - ts) / 1000) : 0);
       const backlog = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
       const rate = this.throughput(now, completed.meta.count + failed.meta.count);
-      this.metrics.drainEstimate.labels(name).set(backlog === 0 ? 0 : rate > 0 ? backlog / rate : -1);
+      this.metrics.drainEstimate.set(at, backlog === 0 ? 0 : rate > 0 ? backlog / rate : -1);
       this.last = { backlog, paused, at: now };
     } catch {
       // Redis unreachable: readiness reports it; the gauges keep their last values.
@@ -100,4 +106,18 @@ export class QueueMonitor {
     const seconds = (now - first.at) / 1000;
     return seconds > 0 ? (finished - first.finished) / seconds : 0;
   }
+}
+
+/**
+ * What the monitors of several shards saw, as one queue: paused when every shard is, with the backlog
+ * of the shards not paused (of all of them when every one is), read when the oldest was; undefined
+ * until each has refreshed once.
+ */
+export function combinedSnapshot(monitors: readonly QueueMonitor[]): QueueSnapshot | undefined {
+  const snapshots = monitors.map((m) => m.snapshot);
+  if (snapshots.length === 0 || snapshots.some((s) => s === undefined)) return undefined;
+  const all = snapshots as QueueSnapshot[];
+  const paused = all.every((s) => s.paused);
+  const backlog = all.reduce((n, s) => n + (paused || !s.paused ? s.backlog : 0), 0);
+  return { backlog, paused, at: Math.min(...all.map((s) => s.at)) };
 }

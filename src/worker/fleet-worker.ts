@@ -1,13 +1,14 @@
 import { DelayedError, Job, MetricsTime, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { classify, FacefleetError, isPermanent } from '../errors';
+import type { RedisClient } from '../queue/connection';
 import { isRunId, jobIdFor, parseJobData } from '../queue/job-data';
 import type { JobSummary } from '../queue/result';
-import type { QueueTarget } from '../queue/connection';
 import { RunStore } from '../queue/run-store';
+import { concurrencyPerShard, Shard, ShardedTarget, shardsOf } from '../queue/shards';
 import type { FleetMetrics } from '../telemetry/metrics';
 import type { JobProcessor } from './job-processor';
+import { OutcomeCounter } from './outcome-counter';
 import { StorageBreaker } from './storage-breaker';
 
 /**
@@ -21,8 +22,11 @@ export const MAX_BREAKER_RETURNS = 240;
 
 /** Settings of a {@link FleetWorker}. */
 export interface FleetWorkerOptions {
-  target: Pick<QueueTarget, 'queue' | 'prefix'>;
-  /** Jobs held at once (keeps the micro-batcher fed). */
+  /** The queue, and the shards it is split into. */
+  target: ShardedTarget;
+  /** The shards to take jobs from. @defaultValue every shard of `target` */
+  shardIds?: readonly number[];
+  /** Jobs held at once, all shards together (keeps the micro-batcher fed). */
   concurrency: number;
   /** BullMQ lock duration, ms. */
   lockDurationMs: number;
@@ -32,52 +36,63 @@ export interface FleetWorkerOptions {
   autorun?: boolean;
   /** The storage circuit breaker. @defaultValue a {@link StorageBreaker} with its defaults */
   breaker?: StorageBreaker;
+  /** How long final outcomes wait to share a Redis call with others, ms. @defaultValue 0 (`DEFAULT_COUNT_WINDOW_MS`): one turn of the event loop */
+  countWindowMs?: number;
 }
 
 /**
- * The BullMQ side of a worker: takes jobs, hands them to the {@link JobProcessor}, turns its errors
- * into BullMQ's retry (transient) or `UnrecoverableError` (permanent, reason code kept as
- * `CODE: message`; an unclassified error is `E_INTERNAL`, permanent, logged with its stack), counts
- * final outcomes on the run record and in metrics. A job whose earlier holders died
+ * The BullMQ side of a worker: takes jobs from every shard it consumes (one BullMQ `Worker` per shard,
+ * the concurrency split between them), hands them to the {@link JobProcessor}, turns its errors into
+ * BullMQ's retry (transient) or `UnrecoverableError` (permanent, reason code kept as `CODE: message`;
+ * an unclassified error is `E_INTERNAL`, permanent, logged with its stack), counts final outcomes on
+ * the run record of the job's shard (once per job) and in metrics. A job whose earlier holders died
  * {@link MAX_STALLS} times is quarantined as `E_POISON`; while storage is unreachable (the
  * {@link StorageBreaker} is open) failing jobs wait without using their attempts.
  */
 export class FleetWorker {
-  readonly worker: Worker;
+  /** The BullMQ workers, one per consumed shard, in the order of {@link shards}. */
+  readonly workers: Worker[];
+  /** The shards consumed. */
+  readonly shards: readonly Shard[];
   /** Open while storage is unreachable (readiness reports it). */
   readonly breaker: StorageBreaker;
-  private readonly runs: RunStore;
+  private readonly counter: OutcomeCounter;
   private active = 0;
 
   constructor(
     private readonly processor: JobProcessor,
-    connection: Redis,
+    connection: RedisClient,
     private readonly options: FleetWorkerOptions,
     private readonly log: Logger,
     private readonly metrics?: FleetMetrics,
   ) {
-    this.runs = new RunStore(connection, options.target);
+    this.counter = new OutcomeCounter(new RunStore(connection, options.target), { windowMs: options.countWindowMs });
     this.breaker = options.breaker ?? new StorageBreaker();
-    this.worker = new Worker(options.target.queue, (job, token) => this.handle(job, token), {
-      connection,
-      prefix: options.target.prefix,
-      concurrency: options.concurrency,
-      lockDuration: options.lockDurationMs,
-      stalledInterval: options.stalledIntervalMs ?? 30_000,
-      autorun: options.autorun ?? true,
-      // Stalled jobs (a worker killed mid-batch) return to waiting; the handler quarantines a job
-      // after MAX_STALLS with a reason, before BullMQ's own limit would fail it without one.
-      maxStalledCount: MAX_STALLS + 1,
-      // BullMQ's finished-job counters: the queue monitor's throughput (they keep counting when
-      // completed jobs are removed), plus per-minute counts for a week.
-      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+    this.shards = shardsOf(options.target, options.shardIds);
+    const concurrency = concurrencyPerShard(options.concurrency, this.shards.length);
+    this.workers = this.shards.map((shard, i) => {
+      const worker = new Worker(shard.queue, (job, token) => this.handle(shard.index, job, token), {
+        connection,
+        prefix: shard.prefix,
+        concurrency: concurrency[i],
+        lockDuration: options.lockDurationMs,
+        stalledInterval: options.stalledIntervalMs ?? 30_000,
+        autorun: options.autorun ?? true,
+        // Stalled jobs (a worker killed mid-batch) return to waiting; the handler quarantines a job
+        // after MAX_STALLS with a reason, before BullMQ's own limit would fail it without one.
+        maxStalledCount: MAX_STALLS + 1,
+        // BullMQ's finished-job counters: the queue monitor's throughput (they keep counting when
+        // completed jobs are removed), plus per-minute counts for a week.
+        metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      });
+      worker.on('error', (err) => this.log.error({ err, ...(this.shards.length > 1 ? { shard: shard.index } : {}) }, 'worker error'));
+      return worker;
     });
-    this.worker.on('error', (err) => this.log.error({ err }, 'worker error'));
   }
 
-  /** Starts consuming (when constructed with `autorun: false`). */
-  run(): Promise<void> {
-    return this.worker.run();
+  /** Starts consuming every shard (when constructed with `autorun: false`); resolves when all have stopped. */
+  async run(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.run()));
   }
 
   /** Jobs currently held. */
@@ -85,15 +100,24 @@ export class FleetWorker {
     return this.active;
   }
 
-  /** Stops taking jobs and waits for the jobs in hand to finish. */
-  close(): Promise<void> {
-    return this.worker.close();
+  /** Calls `listener` whenever a job of any shard completes, or fails an attempt. */
+  onFinished(listener: () => void): void {
+    for (const w of this.workers) {
+      w.on('completed', listener);
+      w.on('failed', listener);
+    }
   }
 
-  private async handle(job: Job, token?: string): Promise<JobSummary> {
+  /** Stops taking jobs and waits for the jobs in hand to finish. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+
+  private async handle(shard: number, job: Job, token?: string): Promise<JobSummary> {
     const queue = this.options.target.queue;
     const model = this.processor.model.id;
     const runId = runOf(job);
+    const jobKey = `${job.queueQualifiedName}:${job.id}`;
     const log = this.log.child({ jobId: job.id, runId: runId ?? 'none' });
     this.active++;
     this.metrics?.activeJobs.set(this.active);
@@ -105,7 +129,7 @@ export class FleetWorker {
       }
       const summary = await this.processor.process(job.data, log, job.id);
       this.breaker.success();
-      if (runId) await this.runs.record(runId, summary.status === 'skipped' ? 'skipped' : 'done');
+      if (runId) await this.counter.count(runId, shard, { jobKey, outcome: summary.status === 'skipped' ? 'skipped' : 'done' });
       this.metrics?.imagesProcessed.inc({ queue, model, outcome: summary.status === 'skipped' ? 'skipped' : 'success' });
       return summary;
     } catch (err) {
@@ -126,7 +150,7 @@ export class FleetWorker {
       if (error.code === 'E_INTERNAL') log.error({ ...fields, err: error.cause ?? error }, 'job failed');
       else log.warn({ ...fields, err: error.message }, 'job failed');
       if (failure.final) {
-        if (runId) await this.runs.record(runId, 'failed', error.code).catch((e) => log.error({ err: e }, 'cannot record failure'));
+        if (runId) await this.counter.count(runId, shard, { jobKey, outcome: 'failed', code: error.code }).catch((e: unknown) => log.error({ err: e }, 'cannot record failure'));
         this.metrics?.imagesProcessed.inc({ queue, model, outcome: 'failed' });
         this.metrics?.jobFailures.inc({ queue, code: error.code });
       }

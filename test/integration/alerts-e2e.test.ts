@@ -11,11 +11,12 @@ import { isRunFinished, RunStore } from '../../src/queue/run-store';
 import { StoreRegistry } from '../../src/storage/store-registry';
 import { createLogger } from '../../src/telemetry/logger';
 import { RunningWorker, startWorker } from '../../src/worker/start-worker';
-import { AlertmanagerServer, alertmanagerBinary, startAlertmanager, startWebhookReceiver, WebhookNotification, WebhookReceiver } from '../support/alertmanager';
+import { AlertmanagerServer, alertmanagerBinary, startAlertmanager, startWebhookReceiver, WebhookNotification, WebhookReceiver } from '../../tools/harness/alertmanager';
 import { allFixtures, fixturesRoot } from '../support/fixtures';
-import { freePort } from '../support/free-port';
-import { onPath, PrometheusServer, readRuleGroups, RuleGroup, startPrometheus, waitUntil } from '../support/prometheus';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { freePort } from '../../src/lifecycle/free-port';
+import { onPath, PrometheusServer, readRuleGroups, RuleGroup, startPrometheus } from '../../tools/harness/prometheus';
+import { pollUntil } from '../../tools/harness/poll';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 import { describeWith } from '../support/prerequisites';
 
 const ALERT = 'FacefleetQueueBacklogHigh';
@@ -111,10 +112,10 @@ describeWith(servers, 'alerts end to end', () => {
   });
 
   it('Prometheus scrapes both workers and loads every rule', async () => {
-    await waitUntil(async () => {
+    await pollUntil(async () => JSON.stringify(await prometheus.targets()), async () => {
       const targets = await prometheus.targets();
       return targets.length === 2 && targets.every((t) => t.health === 'up') ? true : undefined;
-    }, 60_000, async () => JSON.stringify(await prometheus.targets()));
+    }, 60_000, 500);
     const rules = await fetch(`${prometheus.url}/api/v1/rules`).then((r) => r.json()) as { data: { groups: Array<{ rules: unknown[] }> } };
     const loaded = rules.data.groups.reduce((n, g) => n + g.rules.length, 0);
     expect(loaded).toBe(readRuleGroups().reduce((n, g) => n + g.rules.length, 0));
@@ -129,7 +130,7 @@ describeWith(servers, 'alerts end to end', () => {
     expect(report.enqueued).toBe(fixtures.length);
     expect(fixtures.length).toBeGreaterThan(TEST_BACKLOG_THRESHOLD);
 
-    const firing = await waitUntil(async () => notificationsFor('firing')[0], 120_000, state);
+    const firing = await pollUntil(state, async () => notificationsFor('firing')[0], 120_000, 500);
     const alert = firing.alerts.find((a) => a.labels.alertname === ALERT)!;
     expect(alert.labels).toMatchObject({ alertname: ALERT, queue: queueName, severity: 'warning' });
     expect(alert.annotations.summary).toBe(`Queue ${queueName} has ${fixtures.length} jobs waiting`);
@@ -140,18 +141,18 @@ describeWith(servers, 'alerts end to end', () => {
 
   it('resolves once the workers drain the queue', async () => {
     await queue.resume();
-    await waitUntil(async () => {
+    await pollUntil(async () => JSON.stringify(await runs.get('alerts-e2e')), async () => {
       const s = await runs.get('alerts-e2e');
       return s && isRunFinished(s) ? s : undefined;
-    }, 120_000, async () => JSON.stringify(await runs.get('alerts-e2e')));
-    const resolved = await waitUntil(async () => notificationsFor('resolved')[0], 120_000, state);
+    }, 120_000, 500);
+    const resolved = await pollUntil(state, async () => notificationsFor('resolved')[0], 120_000, 500);
     expect(resolved.alerts.find((a) => a.labels.alertname === ALERT)?.status).toBe('resolved');
     expect((await prometheus.alerts()).filter((a) => a.labels.alertname === ALERT)).toEqual([]);
     // Prometheus saw every image finish (summed over both workers), and no worker was ever reported down.
-    await waitUntil(async () => {
+    await pollUntil(state, async () => {
       const total = await prometheus.query(`sum(facefleet_images_processed_total{queue="${queueName}"})`);
       return Number(total[0]?.value[1]) === fixtures.length ? true : undefined;
-    }, 30_000, state);
+    }, 30_000, 500);
     expect(webhook.notifications.filter((n) => n.commonLabels.alertname === 'FacefleetWorkerDown')).toEqual([]);
   });
 });

@@ -2,10 +2,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { loadBenchOptions } from '../../src/bench/bench-options';
-import { ensureCameraSet } from '../../src/bench/camera-set';
-import { silentProgress } from '../../src/bench/progress';
-import { runBench } from '../../src/bench/run-bench';
+import { loadBenchOptions } from '../../tools/bench/bench-options';
+import { ensureCameraSet } from '../../tools/bench/camera-set';
+import { silentProgress } from '../../tools/bench/progress';
+import { runBench } from '../../tools/bench/run-bench';
 
 const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 

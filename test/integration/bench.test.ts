@@ -1,28 +1,15 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { findRepoRoot } from '../../src/models/registry';
+import { FacefleetProcess } from '../../tools/harness/facefleet-process';
 
 /** Runs `node bin/facefleet.js <args>` from the repository root; resolves with its exit code and output. */
-function facefleet(args: string[], timeoutMs = 300_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const root = findRepoRoot();
-  const env: Record<string, string> = {};
+async function facefleet(args: string[], timeoutMs = 300_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // The benchmark's settings must come from its flags alone, not from the test runner's environment.
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(FACEFLEET_(?!MODEL_CACHE$)|REDIS_URL$)/.test(k)) env[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'bin', 'facefleet.js'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`facefleet ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr:\n${stderr.slice(-4000)}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const child = FacefleetProcess.spawn(args, { scrub: /^(FACEFLEET_(?!MODEL_CACHE$)|REDIS_URL$)/ });
+  try {
+    const { code } = await child.waitForExit(timeoutMs);
+    return { code, stdout: child.stdout, stderr: child.stderr };
+  } finally {
+    await child.kill();
+  }
 }
 
 const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);

@@ -12,7 +12,7 @@ import { MAX_STALLS } from '../../src/worker/fleet-worker';
 import { StorageBreaker } from '../../src/worker/storage-breaker';
 import { allFixtures } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 const contract: InputContract = { name: 'input', width: 256, height: 256, layout: 'NHWC', colorOrder: 'RGB', mean: [0, 0, 0], std: [1, 1, 1], padValue: [0, 0, 0] };
 const photo = allFixtures().find((f) => !f.expectError && f.faces.length > 0)!;

@@ -13,7 +13,7 @@ import { S3Store } from '../../src/storage/s3-store';
 import { StoreRegistry } from '../../src/storage/store-registry';
 import { JobProcessor } from '../../src/worker/job-processor';
 import { allFixtures } from '../support/fixtures';
-import { S3Server, startS3Server } from '../support/s3-server';
+import { S3Server, startS3Server } from '../../tools/harness/s3-server';
 
 /**
  * Results are written once per key: `putIfAbsent` lets exactly one of many concurrent writers win

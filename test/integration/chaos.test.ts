@@ -1,6 +1,6 @@
-import { CHAOS_SCENARIOS, loadChaosOptions } from '../../src/chaos/chaos-options';
-import type { ChaosRow } from '../../src/chaos/chaos-report';
-import { ChaosReport, runChaos } from '../../src/chaos/run-chaos';
+import { CHAOS_SCENARIOS, loadChaosOptions } from '../../tools/chaos/chaos-options';
+import type { ChaosRow } from '../../tools/chaos/chaos-report';
+import { ChaosReport, runChaos } from '../../tools/chaos/run-chaos';
 
 /**
  * The chaos suite at its small size, as CI runs it: every scenario against a real password-protected

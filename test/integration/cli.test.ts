@@ -7,7 +7,7 @@ import { iou } from '../../src/detectors/nms';
 import { findRepoRoot } from '../../src/models/registry';
 import { createRedis } from '../../src/queue/connection';
 import { allFixtures } from '../support/fixtures';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 const root = findRepoRoot();
 const cli = path.join(root, 'bin', 'facefleet.js');

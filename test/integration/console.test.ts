@@ -8,7 +8,7 @@ import { findRepoRoot } from '../../src/models/registry';
 import { RunningServer, startServe } from '../../src/serve/start-serve';
 import { allFixtures } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 import { testAllowedLocations } from '../support/test-roots';
 
 /** Debian's chromium (`apt-get install chromium`); playwright's own browser downloads cannot work here. */

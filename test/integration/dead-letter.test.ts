@@ -8,7 +8,7 @@ import { enqueueRun } from '../../src/producer/enqueue-run';
 import { fromArgs } from '../../src/producer/key-sources';
 import { allFixtures } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 const cli = path.join(findRepoRoot(), 'bin', 'facefleet.js');
 

@@ -6,11 +6,11 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { findRepoRoot } from '../../src/models/registry';
 import { createRedis } from '../../src/queue/connection';
-import { PrivateRedis, startPrivateRedis } from '../../src/queue/private-redis';
-import { alertmanagerBinary } from '../support/alertmanager';
-import { freePort } from '../support/free-port';
-import { onPath, waitUntil } from '../support/prometheus';
-import { uniqueQueue } from '../support/redis';
+import { alertmanagerBinary } from '../../tools/harness/alertmanager';
+import { freePort } from '../../src/lifecycle/free-port';
+import { onPath } from '../../tools/harness/prometheus';
+import { pollUntil } from '../../tools/harness/poll';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 import { describeWith, itWith } from '../support/prerequisites';
 
 const LOCAL = path.join(findRepoRoot(), 'deploy', 'local');
@@ -114,7 +114,7 @@ describeWith(binaries, 'deploy/local/manage with the binaries on PATH', () => {
   });
 
   it('backs up a live Prometheus and Redis and restores them into fresh ones', async () => {
-    redis = await startPrivateRedis();
+    redis = await startRedis();
     const queueName = uniqueQueue('backup');
     const connection = createRedis(redis.url);
     const queue = new Queue(queueName, { connection });
@@ -131,11 +131,11 @@ describeWith(binaries, 'deploy/local/manage with the binaries on PATH', () => {
     expect(status.stdout).toMatch(/alertmanager\s+running/);
 
     // A few self-scrapes, then a fixed instant to compare before and after.
-    const at = await waitUntil(async () => {
+    const at = await pollUntil(() => 'Prometheus did not scrape itself three times', async () => {
       const now = Date.now() / 1000;
       const r = await query(first, 'count_over_time(up{job="prometheus"}[10m])', now).catch(() => []);
       return Number(r[0]?.value[1] ?? 0) >= 3 ? now : undefined;
-    }, 60_000, () => 'Prometheus did not scrape itself three times');
+    }, 60_000, 500);
     const seriesBefore = await query(first, 'count_over_time(up[10m])', at);
     expect(seriesBefore.length).toBeGreaterThan(0);
 
@@ -155,7 +155,7 @@ describeWith(binaries, 'deploy/local/manage with the binaries on PATH', () => {
     expect(manage(second, 'up').status).toBe(0);
     expect(await query(second, 'count_over_time(up[10m])', at)).toEqual(seriesBefore);
 
-    restoredRedis = await startPrivateRedis({ dir: redisDir });
+    restoredRedis = await startRedis({ dir: redisDir });
     const restoredConnection = createRedis(restoredRedis.url);
     const restoredQueue = new Queue(queueName, { connection: restoredConnection });
     const waiting = await restoredQueue.getWaiting();

@@ -6,7 +6,7 @@ import { fromArgs } from '../../src/producer/key-sources';
 import { StoreRegistry } from '../../src/storage/store-registry';
 import { allFixtures } from '../support/fixtures';
 import { openFleet } from '../support/fleet';
-import { startRedis, uniqueQueue } from '../support/redis';
+import { startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 /** A worker with --file-roots cannot be made to read or write outside them. */
 describe('file roots', () => {

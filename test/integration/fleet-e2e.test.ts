@@ -10,8 +10,8 @@ import { StoreRegistry } from '../../src/storage/store-registry';
 import type { DetectionResult } from '../../src/queue/result';
 import { allFixtures, fixturesRoot } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
-import { S3Server, startS3Server } from '../support/s3-server';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { S3Server, startS3Server } from '../../tools/harness/s3-server';
 
 /**
  * The whole path through the queue, for file:// and s3:// storage: every fixture folder is enqueued,

@@ -8,10 +8,11 @@ import { findRepoRoot } from '../../src/models/registry';
 import { createRedis } from '../../src/queue/connection';
 import { RunStore } from '../../src/queue/run-store';
 import { openFleet, TestFleet } from '../support/fleet';
-import { freePort } from '../support/free-port';
+import { freePort } from '../../src/lifecycle/free-port';
 import { containerEnv, findHelm, K8sObject, only, renderChart } from '../support/helm';
-import { onPath, PrometheusServer, startPrometheus, waitUntil } from '../support/prometheus';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { onPath, PrometheusServer, startPrometheus } from '../../tools/harness/prometheus';
+import { pollUntil } from '../../tools/harness/poll';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 import { describeWith, itWith } from '../support/prerequisites';
 
 /**
@@ -108,14 +109,15 @@ describeWith(HELM, 'chart against live workers and Redis', () => {
       const states = selector.regex.state.split('|').sort();
       expect(states).toEqual(['active', 'prioritized', 'waiting']);
 
-      const text = await waitUntil(
+      const text = await pollUntil(
+        () => `no ${selector.metric}{queue="${queue}",state="active"} 1 on /metrics yet`,
         async () => {
           const body = await fetch(`http://127.0.0.1:${ports[0]}/metrics`).then((r) => r.text());
           const active = samples(body, selector.metric).find((s) => s.labels.queue === queue && s.labels.state === 'active');
           return active?.value === 1 ? body : undefined;
         },
         30_000,
-        () => `no ${selector.metric}{queue="${queue}",state="active"} 1 on /metrics yet`,
+        500,
       );
       expect(text).toContain(`# TYPE ${selector.metric} gauge`);
       const series = samples(text, selector.metric).filter((s) => s.labels.queue === queue && states.includes(s.labels.state));
@@ -134,7 +136,7 @@ describeWith(HELM, 'chart against live workers and Redis', () => {
       });
       const prom = prometheus;
       const bothScraped = `count(facefleet_queue_jobs{queue="${queue}",state="active"} == 1)`;
-      await waitUntil(async () => ((await prom.query(bothScraped))[0]?.value[1] === '2' ? true : undefined), 60_000, async () => JSON.stringify(await prom.targets()));
+      await pollUntil(async () => JSON.stringify(await prom.targets()), async () => ((await prom.query(bothScraped))[0]?.value[1] === '2' ? true : undefined), 60_000, 500);
 
       const result = await prom.query(query);
       expect(result.map((r) => Number(r.value[1]))).toEqual([expected]);

@@ -6,8 +6,8 @@ import { fromPrefix } from '../../src/producer/key-sources';
 import { StoreRegistry } from '../../src/storage/store-registry';
 import { allFixtures } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
-import { S3Server, startS3Server } from '../support/s3-server';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { S3Server, startS3Server } from '../../tools/harness/s3-server';
 
 /** Nightly re-runs: unchanged photos are skipped without inference, changed ones are reprocessed. */
 describe('incremental runs', () => {

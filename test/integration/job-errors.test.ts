@@ -8,8 +8,8 @@ import { RunStore } from '../../src/queue/run-store';
 import { createLogger } from '../../src/telemetry/logger';
 import { FleetWorker } from '../../src/worker/fleet-worker';
 import type { JobProcessor } from '../../src/worker/job-processor';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
-import { pollUntil } from '../support/worker-process';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { pollUntil } from '../../tools/harness/poll';
 
 /**
  * How a job's error decides what happens next, against a real Redis and BullMQ: an error nothing

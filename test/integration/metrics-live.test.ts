@@ -1,6 +1,5 @@
 import { enqueueRun } from '../../src/producer/enqueue-run';
 import { fromPrefix } from '../../src/producer/key-sources';
-import { startPrivateRedis } from '../../src/queue/private-redis';
 import { StoreRegistry } from '../../src/storage/store-registry';
 import { QUEUE_STATES, STAGES } from '../../src/telemetry/metrics';
 import { ALL_ERROR_CODES } from '../../src/errors';
@@ -9,10 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { allFixtures, fixturesRoot } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
-import { freePort } from '../support/free-port';
-import { readRuleGroups, waitUntil } from '../support/prometheus';
+import { freePort } from '../../src/lifecycle/free-port';
+import { readRuleGroups } from '../../tools/harness/prometheus';
+import { pollUntil } from '../../tools/harness/poll';
 import { dashboardExpressions, ExposedFamily, groupingLabels, parseExposition, sampleValue, selectors } from '../support/promql';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 /** The metrics every worker must serve (README: Metrics and health): name → type and label names. */
 const ISSUE_METRICS: Record<string, { type: string; labels: string[] }> = {
@@ -91,13 +91,14 @@ describe('a live worker\'s /metrics', () => {
     });
     await fleet.waitForRun('metrics-live');
     // The queue gauges refresh every 5 s: wait until they show the finished run.
-    families = await waitUntil(
+    families = await pollUntil(
+      () => 'facefleet_queue_jobs{state="completed"} stayed 0',
       async () => {
         const f = parseExposition(await (await fetch(`${base}/metrics`)).text());
         return (sampleValue(f, 'facefleet_queue_jobs', { state: 'completed' }) ?? 0) > 0 ? f : undefined;
       },
       30_000,
-      () => 'facefleet_queue_jobs{state="completed"} stayed 0',
+      500,
     );
   });
 
@@ -196,17 +197,18 @@ describe('a live worker\'s /metrics', () => {
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
     await redis.stop();
-    const verdict = await waitUntil(
+    const verdict = await pollUntil(
+      () => 'readyz still 200 after Redis stopped',
       async () => {
         const res = await fetch(`${base}/readyz`);
         return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
       },
       30_000,
-      () => 'readyz still 200 after Redis stopped',
+      500,
     );
     expect(verdict.reason).toMatch(/redis/);
     // Back on the same port: the worker reconnects and is ready again (and can then close cleanly).
-    redis = await startPrivateRedis({ port: redis.port });
-    await waitUntil(async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 60_000, () => 'readyz not 200 after Redis came back');
+    redis = await startRedis({ port: redis.port });
+    await pollUntil(() => 'readyz not 200 after Redis came back', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 60_000, 500);
   });
 });

@@ -5,7 +5,7 @@ import { backlogOf, enqueueRun } from '../../src/producer/enqueue-run';
 import { fromManifest, SourceKey } from '../../src/producer/key-sources';
 import { jobIdFor } from '../../src/queue/job-data';
 import { openFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 async function collect(it: AsyncIterable<SourceKey>): Promise<SourceKey[]> {
   const out: SourceKey[] = [];

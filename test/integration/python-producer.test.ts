@@ -8,7 +8,7 @@ import { jobIdFor, parseJobData } from '../../src/queue/job-data';
 import { parseResult } from '../../src/queue/result-schema';
 import { allFixtures, FixtureEntry } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 import { describeWith } from '../support/prerequisites';
 
 /**

@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 import { createRedis } from '../../src/queue/connection';
 import { FleetMetrics } from '../../src/telemetry/metrics';
 import { QueueMonitor } from '../../src/telemetry/queue-monitor';
-import { waitUntil } from '../support/prometheus';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import {  } from '../../tools/harness/prometheus';
+import { pollUntil } from '../../tools/harness/poll';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 /** The current value of a gauge series. */
 async function gauge(metrics: FleetMetrics, name: string, labels: Record<string, string>): Promise<number | undefined> {
@@ -47,7 +48,7 @@ describe('QueueMonitor', () => {
     await queue.addBulk(Array.from({ length: 10 }, (_, i) => ({ name: 'detect', data: { i }, opts: { removeOnComplete: { count: 1 } } })));
     const workerConnection = connection.duplicate();
     worker = new Worker(name, async () => 'ok', { connection: workerConnection, metrics: { maxDataPoints: MetricsTime.ONE_HOUR } });
-    await waitUntil(async () => ((await queue.getMetrics('completed', 0, 0)).meta.count === 10 ? true : undefined), 30_000, () => 'ten jobs did not complete');
+    await pollUntil(() => 'ten jobs did not complete', async () => ((await queue.getMetrics('completed', 0, 0)).meta.count === 10 ? true : undefined), 30_000, 500);
     await worker.close();
     await workerConnection.quit();
     worker = undefined;

@@ -1,17 +1,16 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { request } from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { ChaosRedis } from '../../src/chaos/chaos-redis';
 import { freePort } from '../../src/lifecycle/free-port';
 import { connectRedis, createRedis } from '../../src/queue/connection';
 import { findRepoRoot } from '../../src/models/registry';
 import { allFixtures } from '../support/fixtures';
-import { uniqueQueue } from '../support/redis';
-import { ProcessGroup, pollUntil } from '../support/worker-process';
+import { httpGet } from '../../tools/harness/http-probe';
+import { pollUntil } from '../../tools/harness/poll';
+import { RedisServer, uniqueQueue } from '../../tools/harness/redis';
+import { ProcessGroup } from '../support/process-group';
 
 const cli = path.join(findRepoRoot(), 'bin', 'facefleet.js');
 const photos = allFixtures().filter((f) => !f.expectError).slice(0, 3);
@@ -20,19 +19,6 @@ const photos = allFixtures().filter((f) => !f.expectError).slice(0, 3);
 function ff(args: string[], env: Record<string, string>, timeoutMs = 60_000) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FACEFLEET_|REDIS_URL$)/.test(k)));
   return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...clean, ...env } });
-}
-
-function get(port: number, pathname: string): Promise<{ status: number; body: string } | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: pathname, timeout: 3000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.once('error', () => resolve(undefined));
-    req.once('timeout', () => req.destroy());
-    req.end();
-  });
 }
 
 /**
@@ -44,13 +30,13 @@ function get(port: number, pathname: string): Promise<{ status: number; body: st
 describe('Redis AUTH and TLS', () => {
   const procs = new ProcessGroup();
   let tmp: string;
-  let redis: ChaosRedis;
+  let redis: RedisServer;
   const password = 'auth-test-3f9c1d7e5b2a';
   const wrong = 'wrong-guess-8e7d6c5b4a39';
 
   beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-auth-'));
-    redis = new ChaosRedis({ dir: path.join(tmp, 'redis'), password, aof: false });
+    redis = new RedisServer({ dir: path.join(tmp, 'redis'), password, aof: false });
     await redis.start();
   });
   afterAll(async () => {
@@ -79,7 +65,7 @@ describe('Redis AUTH and TLS', () => {
       const port = await freePort();
       const worker = procs.spawnWorker(url(pw), uniqueQueue('noauth'), ['--metrics-port', String(port), '--metrics-host', '127.0.0.1']);
       await worker.waitForStart();
-      const ready = await pollUntil('/readyz answering', async () => get(port, '/readyz'), 20_000, 200);
+      const ready = await pollUntil('/readyz answering', async () => httpGet(`http://127.0.0.1:${port}/readyz`, { timeoutMs: 3000 }), 20_000, 200);
       expect(ready.status).toBe(503);
       expect(JSON.parse(ready.body).reason).toMatch(/redis/);
       const out = ff(['enqueue', '--queue', 'x', '--results', `file://${tmp}/out`, `file://${photos[0].path}`], { REDIS_URL: url(pw) }, 30_000);
@@ -136,7 +122,7 @@ describe('Redis AUTH and TLS', () => {
   });
 
   describe('rediss://', () => {
-    let tls: ChildProcess | undefined;
+    let tls: RedisServer | undefined;
     let tlsPort = 0;
     let caFile = '';
     let supported = true;
@@ -151,18 +137,18 @@ describe('Redis AUTH and TLS', () => {
       run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf']);
       caFile = path.join(dir, 'ca.pem');
       tlsPort = await freePort();
-      tls = spawn('redis-server', ['--port', '0', '--tls-port', String(tlsPort), '--bind', '127.0.0.1', '--tls-cert-file', 'server.pem', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.pem', '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no', '-'], { cwd: dir, stdio: ['pipe', 'ignore', 'ignore'] });
-      tls.stdin?.end(`requirepass "${password}"\n`);
-      const up = await pollUntil('the TLS port', () => new Promise<true | undefined>((resolve) => {
-        const s = net.connect(tlsPort, '127.0.0.1');
-        s.once('connect', () => (s.destroy(), resolve(true)));
-        s.once('error', () => resolve(undefined));
-      }), 10_000, 100).catch(() => false);
-      // Debian's redis-server is built with TLS (it links libssl); a build without it exits at once.
-      supported = up === true && tls.exitCode === null;
+      const pem = (name: string) => path.join(dir, name);
+      tls = new RedisServer({
+        dir: path.join(dir, 'data'),
+        password,
+        aof: false,
+        args: ['--tls-port', String(tlsPort), '--tls-cert-file', pem('server.pem'), '--tls-key-file', pem('server.key'), '--tls-ca-cert-file', pem('ca.pem'), '--tls-auth-clients', 'no'],
+      });
+      // Debian's redis-server is built with TLS (it links libssl); a build without it does not start.
+      supported = await tls.start().then(() => true, () => false);
     });
-    afterAll(() => {
-      tls?.kill('SIGKILL');
+    afterAll(async () => {
+      await tls?.stop();
     });
 
     it('works end to end with a private CA trusted through NODE_EXTRA_CA_CERTS', async () => {

@@ -9,7 +9,7 @@ import { DEFAULT_JOB_POLICY } from '../../src/queue/job-options';
 import { DEFAULT_RUN_TTL_SECONDS, RunStore } from '../../src/queue/run-store';
 import { parseReason } from '../../src/errors';
 import { openFleet, TestFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 /**
  * Run records against a real Redis and a real worker: outcomes count only into a run that exists and

@@ -7,8 +7,8 @@ import { StoreRegistry } from '../../src/storage/store-registry';
 import { codeOf } from '../support/error-code';
 import { allFixtures } from '../support/fixtures';
 import { openFleet } from '../support/fleet';
-import { startRedis, uniqueQueue } from '../support/redis';
-import { S3Server, startS3Server } from '../support/s3-server';
+import { startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { S3Server, startS3Server } from '../../tools/harness/s3-server';
 
 /** `--allowed-locations` confines a worker to the buckets (and prefixes) the operator named. */
 describe('worker S3 locations', () => {

@@ -8,7 +8,7 @@ import type { ObjectEntry } from '../../src/storage/object-store';
 import { s3ClientConfigFromEnv } from '../../src/storage/s3-client-config';
 import { S3Store } from '../../src/storage/s3-store';
 import { StoreRegistry } from '../../src/storage/store-registry';
-import { startS3Server, versitygwBinary, type S3Server } from '../support/s3-server';
+import { findVersitygw, startS3Server, type S3Server } from '../../tools/harness/s3-server';
 import { codeOf } from '../support/error-code';
 
 async function collect(iterable: AsyncIterable<ObjectEntry>): Promise<string[]> {
@@ -234,7 +234,7 @@ describe('StoreRegistry with S3 and file URLs', () => {
 describe('the versitygw harness', () => {
   it('names the script that builds versitygw when the binary is missing', () => {
     const env = { FACEFLEET_TOOLS: '/nonexistent/facefleet-tools', HOME: '/nonexistent/home' };
-    expect(() => versitygwBinary(env)).toThrow(
+    expect(() => findVersitygw(env)).toThrow(
       /versitygw not found .*\/nonexistent\/facefleet-tools\/bin\/versitygw.*\/nonexistent\/home\/.cache.*scripts\/install-tools\.sh/,
     );
   });
@@ -244,7 +244,7 @@ describe('the versitygw harness', () => {
     try {
       await fsp.mkdir(path.join(tools, 'bin'));
       await fsp.writeFile(path.join(tools, 'bin', 'versitygw'), '');
-      expect(versitygwBinary({ FACEFLEET_TOOLS: tools, HOME: '/nonexistent/home' })).toBe(path.join(tools, 'bin', 'versitygw'));
+      expect(findVersitygw({ FACEFLEET_TOOLS: tools, HOME: '/nonexistent/home' })).toBe(path.join(tools, 'bin', 'versitygw'));
     } finally {
       await fsp.rm(tools, { recursive: true, force: true });
     }

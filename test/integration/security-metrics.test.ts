@@ -1,24 +1,18 @@
 import fs from 'node:fs';
-import { request } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ChaosRedis } from '../../src/chaos/chaos-redis';
 import { loadWorkerConfig } from '../../src/config/worker-config';
 import { freePort } from '../../src/lifecycle/free-port';
 import { createLogger } from '../../src/telemetry/logger';
 import { RunningWorker, startWorker } from '../../src/worker/start-worker';
+import { httpGet, type HttpAnswer } from '../../tools/harness/http-probe';
+import { RedisServer } from '../../tools/harness/redis';
 
-function call(port: number, method: string, pathname: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: pathname, method, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.once('error', reject);
-    req.end();
-  });
+async function call(port: number, method: string, pathname: string): Promise<HttpAnswer> {
+  const answer = await httpGet(`http://127.0.0.1:${port}${pathname}`, { method, timeoutMs: 5000 });
+  if (!answer) throw new Error(`no answer to ${method} ${pathname}`);
+  return answer;
 }
 
 /**
@@ -27,7 +21,7 @@ function call(port: number, method: string, pathname: string): Promise<{ status:
  */
 describe('metrics server surface', () => {
   let tmp: string;
-  let redis: ChaosRedis;
+  let redis: RedisServer;
   let worker: RunningWorker;
   const password = 'metrics-test-9b8a7c6d5e4f';
   const s3Secret = 'metrics-test-s3-secret-0a1b2c3d4e5f';
@@ -35,7 +29,7 @@ describe('metrics server surface', () => {
 
   beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-metrics-sec-'));
-    redis = new ChaosRedis({ dir: tmp, password, aof: false });
+    redis = new RedisServer({ dir: tmp, password, aof: false });
     await redis.start();
     Object.assign(process.env, { FACEFLEET_S3_ENDPOINT: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'AKIDMETRICS', AWS_SECRET_ACCESS_KEY: s3Secret, AWS_REGION: 'us-east-1' });
     const config = loadWorkerConfig({ redisUrl: redis.url, queue: 'metrics-sec', metricsPort: await freePort(), metricsHost: '127.0.0.1' }, {});

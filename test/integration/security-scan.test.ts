@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { scanForSecrets } from '../../src/chaos/secret-scan';
+import { scanForSecrets } from '../../tools/chaos/secret-scan';
 
 /** The chaos suite's credential scan finds a credential verbatim or percent-encoded, in nested folders, and names it without printing it. */
 describe('credential scan', () => {

@@ -14,7 +14,7 @@ import type { RunView } from '../../src/serve/run-view';
 import { RunningServer, startServe } from '../../src/serve/start-serve';
 import { allFixtures, FixtureEntry } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 import { testAllowedLocations } from '../support/test-roots';
 
 /**

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { loadServeConfig } from '../../src/config/serve-config';
 import { RunningServer, startServe } from '../../src/serve/start-serve';
 import { allFixtures } from '../support/fixtures';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 interface ErrorBody {
   code: string;

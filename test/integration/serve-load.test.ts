@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import pino from 'pino';
 import { loadServeConfig } from '../../src/config/serve-config';
-import { formatServeLoad, measureServeLoad, serveLoadStarter } from '../../src/serve/serve-load';
+import { formatServeLoad, measureServeLoad, serveLoadStarter } from '../../tools/bench/serve-load';
 import { allFixtures } from '../support/fixtures';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 /** The load figure's machinery on real servers, briefly: rows for both modes, batching visible. Timings are not judged. */
 describe('serve load figure (smoke)', () => {

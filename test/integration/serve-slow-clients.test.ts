@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import pino from 'pino';
 import { loadServeConfig } from '../../src/config/serve-config';
 import { RunningServer, startServe } from '../../src/serve/start-serve';
-import { detectHead, slowClient, type SlowClient } from '../../src/chaos/slow-client';
+import { detectHead, slowClient, type SlowClient } from '../../tools/harness/slow-client';
 import { allFixtures } from '../support/fixtures';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 
 /**
  * `facefleet serve` against slow clients (real Redis, the real model): uploads sending 1 byte/s are cut

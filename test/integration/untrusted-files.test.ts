@@ -8,8 +8,8 @@ import { DEFAULT_JOB_POLICY } from '../../src/queue/job-options';
 import { StoreRegistry } from '../../src/storage/store-registry';
 import { allFixtures } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
-import { S3Server, startS3Server } from '../support/s3-server';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { S3Server, startS3Server } from '../../tools/harness/s3-server';
 
 /**
  * What a job finds where it reads is not trusted: a FIFO as its source fails that job alone, at once,

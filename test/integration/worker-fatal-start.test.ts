@@ -9,8 +9,11 @@ import { fromPrefix } from '../../src/producer/key-sources';
 import { createRedis } from '../../src/queue/connection';
 import { RunStore } from '../../src/queue/run-store';
 import { StoreRegistry } from '../../src/storage/store-registry';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
-import { CliProcess, copyPhotos, pollUntil, ProcessGroup, SpawnOptions } from '../support/worker-process';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import type { FacefleetProcess, SpawnOptions } from '../../tools/harness/facefleet-process';
+import { pollUntil } from '../../tools/harness/poll';
+import { copyPhotos } from '../support/photo-runs';
+import { ProcessGroup } from '../support/process-group';
 
 /** True when the installed onnxruntime-node ships the CUDA provider (then `--providers cuda` may load). */
 function ortHasCuda(): boolean {
@@ -60,7 +63,7 @@ describe('worker fatal start errors', () => {
   }
 
   /** Runs a worker that must not start; returns it after its exit. */
-  async function failedStart(flags: string[], options: SpawnOptions = {}): Promise<{ worker: CliProcess; code: number | null }> {
+  async function failedStart(flags: string[], options: SpawnOptions = {}): Promise<{ worker: FacefleetProcess; code: number | null }> {
     const { name, queue } = await queueWithOneJob();
     const worker = procs.spawnWorker(redis.url, name, flags, options);
     const { code, signal } = await worker.waitForExit(60_000);

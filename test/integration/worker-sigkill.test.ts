@@ -8,8 +8,10 @@ import { fromPrefix } from '../../src/producer/key-sources';
 import { createRedis } from '../../src/queue/connection';
 import { RunStore } from '../../src/queue/run-store';
 import { StoreRegistry } from '../../src/storage/store-registry';
-import { PrivateRedis, startRedis, uniqueQueue } from '../support/redis';
-import { copyPhotos, countJsonFiles, pollUntil, ProcessGroup, scanResults } from '../support/worker-process';
+import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { pollUntil } from '../../tools/harness/poll';
+import { copyPhotos, countJsonFiles, scanResults } from '../support/photo-runs';
+import { ProcessGroup } from '../support/process-group';
 
 /** `.<name>.<12 hex>.tmp` → `<name>`: the result file an interrupted write was producing. */
 function targetOfTemp(temp: string): string {

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { CAMERA_FRAME, planCameraShots, renderCameraPhoto } from '../../src/bench/camera-set';
+import { CAMERA_FRAME, planCameraShots, renderCameraPhoto } from '../../tools/bench/camera-set';
 
 /** A 200×150 source: red top half, blue bottom half, so the upright direction can be read back. */
 async function source(): Promise<Buffer> {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadBenchOptions } from '../../src/bench/bench-options';
+import { loadBenchOptions } from '../../tools/bench/bench-options';
 import { FacefleetError } from '../../src/errors';
 import { findRepoRoot } from '../../src/models/registry';
 

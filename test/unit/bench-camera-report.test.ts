@@ -1,6 +1,6 @@
-import type { BenchReport, BenchSetReport } from '../../src/bench/bench-report';
-import { formatReport } from '../../src/bench/bench-report';
-import type { PhaseResult } from '../../src/bench/phase-result';
+import type { BenchReport, BenchSetReport } from '../../tools/bench/bench-report';
+import { formatReport } from '../../tools/bench/bench-report';
+import type { PhaseResult } from '../../tools/bench/phase-result';
 
 function phase(ips: number, batch: number | null, decodeP50: number): PhaseResult {
   return { imagesPerSecond: ips, images: 400, seconds: 400 / ips, stages: { decode: { p50: decodeP50, p95: 2 * decodeP50, n: 400 } }, averageBatchSize: batch, failed: 0, cpuMsPerImage: 2000 / ips, contention: 0.03 };

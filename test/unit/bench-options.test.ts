@@ -1,4 +1,4 @@
-import { loadBenchOptions } from '../../src/bench/bench-options';
+import { loadBenchOptions } from '../../tools/bench/bench-options';
 import { FacefleetError } from '../../src/errors';
 
 const base = { images: '/photos' };
@@ -49,7 +49,7 @@ describe('benchmark options', () => {
   it('names the flag, what was expected and what was given', () => {
     expect(configError({ count: '0' })).toMatch(/--count: expected a number from 1 to 10000000; given "0"/);
     expect(configError({ workers: '1.5' })).toMatch(/--workers: expected an integer from 1 to 64; given "1.5"/);
-    expect(configError({ phases: 'ceiling,warp' })).toMatch(/--phases: expected a comma-separated list of ceiling, in-process, pipeline, naive, enqueue, or none; given "ceiling,warp"/);
+    expect(configError({ phases: 'ceiling,warp' })).toMatch(/--phases: expected a comma-separated list of ceiling, in-process, pipeline, naive, enqueue, fleet, or none; given "ceiling,warp"/);
     expect(configError({ sweepPhases: 'naive' })).toMatch(/--sweep-phases: expected a comma-separated list of ceiling, in-process, pipeline; given "naive"/);
     expect(configError({ batches: '1,x' })).toMatch(/--batches: expected a number from 1 to 256; given "x"/);
     expect(configError({ batch: '0' })).toMatch(/batch \(--batch\)/);

@@ -1,5 +1,5 @@
-import type { BenchReport } from '../../src/bench/bench-report';
-import { formatReport } from '../../src/bench/bench-report';
+import type { BenchReport } from '../../tools/bench/bench-report';
+import { formatReport } from '../../tools/bench/bench-report';
 
 function phase(ips: number, batch: number | null) {
   return { imagesPerSecond: ips, images: 400, seconds: 400 / ips, stages: { decode: { p50: 10, p95: 20, n: 400 } }, averageBatchSize: batch, failed: 0, cpuMsPerImage: 2000 / ips, contention: 0.04 };

@@ -1,4 +1,4 @@
-import { StageSamples, quantile, quantiles, ratio } from '../../src/bench/stats';
+import { StageSamples, quantile, quantiles, ratio } from '../../tools/bench/stats';
 
 describe('benchmark statistics', () => {
   it('takes nearest-rank quantiles', () => {

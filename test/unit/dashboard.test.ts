@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { allPanels, dashboardExpressions, readDashboard, selectors, withoutGrafanaVariables } from '../support/promql';
-import { onPath, promtool, readRuleGroups, writeRuleGroups } from '../support/prometheus';
+import { onPath, promtool, readRuleGroups, writeRuleGroups } from '../../tools/harness/prometheus';
 import { describeWith } from '../support/prerequisites';
 
 const dashboard = readDashboard();

@@ -29,9 +29,9 @@ function codeTokens(files: readonly string[]): Array<{ token: string; where: str
 
 describe('the code table is closed', () => {
   const known = new Set<string>([...Object.keys(ERROR_CODES), ...Object.keys(HTTP_ONLY_CODES)]);
-  const sources = [...filesUnder('src', ['.ts', '.js']), ...filesUnder('workers', ['.ts']), ...filesUnder('producer', ['.ts'])];
+  const sources = [...filesUnder('src', ['.ts', '.js']), ...filesUnder('workers', ['.ts']), ...filesUnder('producer', ['.ts']), ...filesUnder('tools', ['.ts'])];
 
-  it('names in src/, workers/ and producer/ (code, comments and the console) only codes of the table or the HTTP-only ones', () => {
+  it('names in src/, workers/, producer/ and tools/ (code, comments and the console) only codes of the table or the HTTP-only ones', () => {
     const tokens = codeTokens(sources);
     // The scan must see the codes it checks: a broken pattern would pass vacuously.
     expect(tokens.length).toBeGreaterThan(300);

@@ -1,4 +1,4 @@
-import { perImage, rate } from '../../src/bench/phase-result';
+import { perImage, rate } from '../../tools/bench/phase-result';
 
 describe('benchmark rates', () => {
   it('keeps 4 significant digits, so a model at a fraction of an image per second is not rounded away', () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { findRepoRoot } from '../../src/models/registry';
-import { onPath, promtool, readRuleGroups, RULE_TESTS_DIR, RULES_FILE } from '../support/prometheus';
+import { onPath, promtool, readRuleGroups, RULE_TESTS_DIR, RULES_FILE } from '../../tools/harness/prometheus';
 import { describeWith } from '../support/prerequisites';
 
 /** The alerts the fleet ships, each with a runbook in docs/runbooks/; the rule file may add more, never fewer. */

@@ -1,4 +1,4 @@
-import { formatServeLoad, percentile, ServeLoadRow } from '../../src/serve/serve-load';
+import { formatServeLoad, percentile, ServeLoadRow } from '../../tools/bench/serve-load';
 
 describe('serve load figure', () => {
   it('takes nearest-rank percentiles', () => {

@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { InputContract, Letterbox } from '../detectors/detector';
-import { classify, FacefleetError } from '../errors';
-import type { ImageLimits } from '../imaging/probe-image';
-import { prepareImage } from '../imaging/prepare-image';
-import { probeImage } from '../imaging/probe-image';
-import type { TilingOptions } from '../imaging/tile-plan';
-import { isImageKey } from '../producer/key-sources';
+import type { InputContract, Letterbox } from '../../src/detectors/detector';
+import { classify, FacefleetError } from '../../src/errors';
+import type { ImageLimits } from '../../src/imaging/probe-image';
+import { prepareImage } from '../../src/imaging/prepare-image';
+import { probeImage } from '../../src/imaging/probe-image';
+import type { TilingOptions } from '../../src/imaging/tile-plan';
+import { isImageKey } from '../../src/producer/key-sources';
 
 /** A photo the benchmark runs on: decodable by the same path a worker uses. */
 export interface BenchImage {

@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { BENCH_OWN_OPTIONS as OWN } from '../config/bench-config';
-import { ModelConfig, imageLimits, loadModelConfig } from '../config/model-config';
-import { FacefleetError } from '../errors';
-import { findRepoRoot } from '../models/registry';
+import { BENCH_OWN_OPTIONS as OWN } from '../../src/config/bench-config';
+import { ModelConfig, imageLimits, loadModelConfig } from '../../src/config/model-config';
+import { FacefleetError } from '../../src/errors';
+import { findRepoRoot } from '../../src/models/registry';
+import { MAX_SHARDS } from '../../src/queue/shards';
 
 /** The measurements `facefleet bench` can take; `--phases` picks a subset. */
-export const BENCH_PHASES = ['ceiling', 'in-process', 'pipeline', 'naive', 'enqueue'] as const;
+export const BENCH_PHASES = ['ceiling', 'in-process', 'pipeline', 'naive', 'enqueue', 'fleet'] as const;
 
 /** One measurement of the benchmark. */
 export type BenchPhase = (typeof BENCH_PHASES)[number];
@@ -51,7 +52,9 @@ export interface BenchOptions {
   concurrency: number;
   /** Keys in the enqueue measurement's manifest. @defaultValue 100000 */
   enqueueKeys: number;
-  /** Measurements to take (`none`: only the sweep). @defaultValue all of {@link BENCH_PHASES} */
+  /** Shards of the fleet measurement's queue. @defaultValue 1 */
+  shards: number;
+  /** Measurements to take (`none`: only the sweep). @defaultValue every one of {@link BENCH_PHASES} but `fleet` */
   phases: ReadonlySet<BenchPhase>;
   /** Times each measurement is repeated, interleaved; the median is reported. @defaultValue 1 */
   rounds: number;
@@ -81,7 +84,7 @@ export interface BenchOptions {
  */
 export function loadBenchOptions(flags: Record<string, unknown>, env: Record<string, string | undefined> = process.env): Readonly<BenchOptions> {
   const {
-    images, sets, count, workers, seconds, concurrency, enqueueKeys, phases, rounds, sweep, batches, sweepWorkers, sweepPhases, serve, serveSeconds, profileDir, json,
+    images, sets, count, workers, seconds, concurrency, enqueueKeys, shards, phases, rounds, sweep, batches, sweepWorkers, sweepPhases, serve, serveSeconds, profileDir, json,
     ...modelFlags
   } = flags;
   const model = loadModelConfig(modelFlags, env);
@@ -100,6 +103,7 @@ export function loadBenchOptions(flags: Record<string, unknown>, env: Record<str
     seconds: numberOf('seconds', seconds, OWN.seconds.default, 0.1, 86_400),
     concurrency: intOf('concurrency', concurrency, OWN.concurrency.default, 0, 10_000),
     enqueueKeys: intOf('enqueue-keys', enqueueKeys, OWN.enqueueKeys.default, 1, 10_000_000),
+    shards: intOf('shards', shards, OWN.shards.default, 1, MAX_SHARDS),
     phases: new Set(phaseList),
     rounds: intOf('rounds', rounds, OWN.rounds.default, 1, 50),
     sweep: boolOf(sweep, OWN.sweep.default),

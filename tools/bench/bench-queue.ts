@@ -1,17 +1,17 @@
 import { Queue } from 'bullmq';
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { EnqueueReport, enqueueRun } from '../producer/enqueue-run';
-import type { SourceKey } from '../producer/key-sources';
-import { createRedis } from '../queue/connection';
-import { RunStatus, RunStore, isRunFinished } from '../queue/run-store';
+import { EnqueueReport, enqueueRun } from '../../src/producer/enqueue-run';
+import type { SourceKey } from '../../src/producer/key-sources';
+import { createRedis } from '../../src/queue/connection';
+import { RunStatus, RunStore, isRunFinished } from '../../src/queue/run-store';
+import { uniqueQueue } from '../harness/redis';
 
 /** BullMQ key prefix of every benchmark queue. */
 const PREFIX = 'bull';
 
 /** A fresh queue name for one measurement (`bench-<label>-<random>`). */
 export function benchQueueName(label: string): string {
-  return `bench-${label}-${randomBytes(4).toString('hex')}`;
+  return uniqueQueue(`bench-${label}`);
 }
 
 /** A queue of the benchmark's private Redis with its producer-side handles. */

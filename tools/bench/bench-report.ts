@@ -1,5 +1,6 @@
-import { ServeLoadRow, formatServeLoad } from '../serve/serve-load';
+import { ServeLoadRow, formatServeLoad } from './serve-load';
 import type { EnqueueRate } from './enqueue-rate';
+import type { FleetCost } from './fleet';
 import type { PhaseResult, PipelineResult } from './phase-result';
 import type { SkippedImage } from './bench-images';
 import { Quantiles, ratio } from './stats';
@@ -148,6 +149,8 @@ export interface BenchReport {
   sweep: SweepRow[] | null;
   /** `facefleet serve` under closed-loop load, batching on and off (with `--serve`). */
   serve: ServeLoadRow[] | null;
+  /** What an image costs redis-server, enqueue and processing (with `--phases fleet`; the median round). */
+  fleet?: FleetCost | null;
   /**
    * Every photo set measured, in `--sets` order. Always written by `runBench`; a report without it
    * (written before sets existed) is read as one set made of the top-level figures.
@@ -185,6 +188,7 @@ export function formatReport(r: BenchReport): string {
     );
   }
   out.push(...otherTargets.map(targetLine));
+  if (r.fleet) out.push('', ...fleetLines(r.fleet));
   if (r.sweep) {
     out.push('');
     const workerCounts = Object.keys(r.sweep[0]?.pipeline ?? {});
@@ -231,6 +235,15 @@ function setSection(set: BenchSetReport, workers: number, named: boolean): strin
   const stages = stageTable(set.stages);
   if (stages.length > 1) out.push('', ...stages);
   return out;
+}
+
+/** The fleet measurement as text: redis-server CPU per image, and the images/s one Redis core carries. */
+export function fleetLines(f: FleetCost): string[] {
+  const us = f.redisUsPerImage;
+  return [
+    `fleet: ${f.workers} worker process(es), ${f.shards} shard(s): ${fmt(f.imagesPerSecond)} images/s (${f.images} images in ${f.seconds.toFixed(2)} s${f.failed ? `, ${f.failed} failed` : ''})`,
+    `  redis-server CPU µs/image: enqueue ${fmt(us.enqueue)}, processing ${fmt(us.processing)}, total ${fmt(us.total)}; one Redis core at 70 % carries ${f.imagesPerSecondPerCore === null ? '-' : f.imagesPerSecondPerCore.toLocaleString('en-US')} images/s`,
+  ];
 }
 
 function targetLine(t: TargetCheck): string {

@@ -1,8 +1,6 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import type { ModelConfig } from '../config/model-config';
-import { FacefleetError } from '../errors';
-import { findRepoRoot } from '../models/registry';
+import type { ModelConfig } from '../../src/config/model-config';
+import { FacefleetProcess } from '../harness/facefleet-process';
 
 /** Where and how the spawned workers run. */
 export interface WorkerSpawnOptions {
@@ -17,6 +15,8 @@ export interface WorkerSpawnOptions {
   profileDir?: string;
   /** Folders the workers' `file://` jobs read and write (`--file-roots`). */
   fileRoots: readonly string[];
+  /** BullMQ queues the queue is split into (`--shards`). @defaultValue 1 */
+  shards?: number;
 }
 
 /** Environment names never passed to a benchmark worker: its settings come from flags only. */
@@ -28,6 +28,7 @@ export function workerArgs(o: WorkerSpawnOptions): string[] {
   return [
     'worker',
     '--queue', o.queue,
+    ...(o.shards && o.shards > 1 ? ['--shards', String(o.shards)] : []),
     '--metrics-port', '0',
     '--file-roots', o.fileRoots.join(','),
     '--model', m.model,
@@ -49,87 +50,15 @@ export function workerArgs(o: WorkerSpawnOptions): string[] {
 }
 
 /**
- * One `node bin/facefleet.js worker` child process. Its JSON log on stderr is read for the
- * `worker started` line; the last lines are kept for error messages.
+ * Spawns one `facefleet worker` with the benchmark's settings and the caller's environment minus
+ * facefleet's own; its JSON log on stderr says when it has started (`waitForStart`).
  */
-export class WorkerProcess {
-  private tail = '';
-  private startedLine = false;
-  private exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  private readonly exited: Promise<void>;
-  private readonly waiters = new Set<() => void>();
-
-  private constructor(private readonly child: ChildProcess) {
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      this.tail = (this.tail + d).slice(-8000);
-      if (!this.startedLine && /"msg":"worker started"/.test(this.tail)) this.startedLine = true;
-      this.notify();
-    });
-    child.stdout?.resume();
-    this.exited = new Promise((resolve) =>
-      child.once('close', (code, signal) => {
-        this.exitStatus = { code, signal };
-        this.notify();
-        resolve();
-      }),
-    );
-  }
-
-  /** Spawns a worker with the benchmark's settings and the caller's environment minus facefleet's own. */
-  static spawn(options: WorkerSpawnOptions): WorkerProcess {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUBBED_ENV.test(k)) env[k] = v;
-    Object.assign(env, { REDIS_URL: options.redisUrl, FACEFLEET_LOG_LEVEL: 'info' });
-    const root = findRepoRoot();
-    const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
-    const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'facefleet.js'), ...workerArgs(options)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    return new WorkerProcess(child);
-  }
-
-  /** Process id. */
-  get pid(): number {
-    return this.child.pid ?? -1;
-  }
-
-  /** Resolves once the worker logged `worker started` (model loaded, taking jobs); fails if it exits first. */
-  waitStarted(timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new FacefleetError('E_MODEL', `benchmark worker ${this.pid} did not start within ${timeoutMs} ms; its log ends:\n${this.tail}`)), timeoutMs);
-      const finish = (err?: Error) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        if (err) reject(err);
-        else resolve();
-      };
-      const check = () => {
-        if (this.startedLine) finish();
-        else if (this.exitStatus) finish(new FacefleetError('E_MODEL', `benchmark worker ${this.pid} exited (${JSON.stringify(this.exitStatus)}) before starting; its log ends:\n${this.tail}`));
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  /** True once the process has exited. */
-  get hasExited(): boolean {
-    return this.exitStatus !== undefined;
-  }
-
-  /** SIGTERM (a graceful drain), then SIGKILL after `timeoutMs`; resolves when the process is gone. */
-  async stop(timeoutMs = 30_000): Promise<void> {
-    if (this.exitStatus) return;
-    this.child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)));
-    const killed = await Promise.race([this.exited.then(() => false), late]);
-    clearTimeout(timer);
-    if (killed) {
-      this.child.kill('SIGKILL');
-      await this.exited;
-    }
-  }
-
-  private notify(): void {
-    for (const w of [...this.waiters]) w();
-  }
+export function spawnBenchWorker(options: WorkerSpawnOptions): FacefleetProcess {
+  return FacefleetProcess.spawn(workerArgs(options), {
+    name: 'benchmark worker',
+    scrub: SCRUBBED_ENV,
+    env: { REDIS_URL: options.redisUrl },
+    nodeArgs: options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [],
+    keepChars: 8000,
+  });
 }

@@ -3,9 +3,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import '../imaging/sharp-setup';
-import { FacefleetError } from '../errors';
-import { isImageKey } from '../producer/key-sources';
+import '../../src/imaging/sharp-setup';
+import { FacefleetError } from '../../src/errors';
+import { isImageKey } from '../../src/producer/key-sources';
 
 /**
  * Version of the camera-photo generator: part of the cache key, so a change to how the photos are

@@ -1,6 +1,6 @@
-import type { Detector } from '../detectors/detector';
-import type { BatchSession } from '../engine/detection-engine';
-import { packTensor } from '../imaging/pack-tensor';
+import type { Detector } from '../../src/detectors/detector';
+import type { BatchSession } from '../../src/engine/detection-engine';
+import { packTensor } from '../../src/imaging/pack-tensor';
 import { BenchImageSet, imageAt, meanViews } from './bench-images';
 import { PhaseResult, perImage, rate } from './phase-result';
 import type { ProgressSink } from './progress';

@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
+import { readProc } from '../harness/proc-memory';
 
 /** Linux reports `/proc/<pid>/stat` times in USER_HZ ticks, 100 per second on every common build. */
 const TICKS_PER_SECOND = 100;
@@ -10,12 +10,8 @@ const TICKS_PER_SECOND = 100;
  * process is gone or there is no procfs.
  */
 export function procCpuMs(pid: number): number | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
+  const text = readProc(`${pid}/stat`);
+  if (text === null) return null;
   // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
@@ -62,12 +58,8 @@ export class CpuMeter {
  * softirq and steal), ms; `null` without procfs.
  */
 export function machineBusyMs(): number | null {
-  let line: string;
-  try {
-    line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
-  } catch {
-    return null;
-  }
+  const line = readProc('stat')?.split('\n', 1)[0];
+  if (line === undefined) return null;
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   const busy = user + nice + system + irq + softirq + (steal || 0);
   return Number.isFinite(busy) ? (busy * 1000) / TICKS_PER_SECOND : null;

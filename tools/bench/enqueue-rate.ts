@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { detectJob } from '../producer/enqueue-run';
-import { fromManifest } from '../producer/key-sources';
-import { DEFAULT_JOB_POLICY, jobOptions } from '../queue/job-options';
+import { detectJob } from '../../src/producer/enqueue-run';
+import { fromManifest } from '../../src/producer/key-sources';
+import { DEFAULT_JOB_POLICY, jobOptions } from '../../src/queue/job-options';
 import { BenchQueue, benchQueueName } from './bench-queue';
 import { CpuMeter, redisCpuMs, selfCpuMs } from './cpu-time';
 import type { ProgressSink } from './progress';

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import type { DecodeOptions, Detector } from '../detectors/detector';
-import { detectImage } from '../engine/detect-image';
-import { BatchSession, DetectionEngine } from '../engine/detection-engine';
-import { FacefleetError } from '../errors';
-import type { ImageLimits } from '../imaging/probe-image';
-import type { TilingOptions } from '../imaging/tile-plan';
+import type { DecodeOptions, Detector } from '../../src/detectors/detector';
+import { detectImage } from '../../src/engine/detect-image';
+import { BatchSession, DetectionEngine } from '../../src/engine/detection-engine';
+import { FacefleetError } from '../../src/errors';
+import type { ImageLimits } from '../../src/imaging/probe-image';
+import type { TilingOptions } from '../../src/imaging/tile-plan';
 import { BenchImageSet, imageAt } from './bench-images';
 import { ContentionMeter, CpuMeter, selfCpuMs } from './cpu-time';
 import { PhaseResult, perImage, rate } from './phase-result';

@@ -1,14 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ModelConfig } from '../config/model-config';
-import type { DetectionResult } from '../queue/result';
+import type { ModelConfig } from '../../src/config/model-config';
+import type { DetectionResult } from '../../src/queue/result';
 import { BenchQueue, benchQueueName, fileSources } from './bench-queue';
 import { ContentionMeter, CpuMeter, procCpuMs, redisCpuMs, selfCpuMs, sumOrNull } from './cpu-time';
 import { PipelineResult, perImage, rate } from './phase-result';
-import { RssSampler } from './proc-memory';
+import type { FacefleetProcess } from '../harness/facefleet-process';
+import { RssSampler } from '../harness/proc-memory';
 import type { ProgressSink } from './progress';
 import { StageSamples } from './stats';
-import { WorkerProcess } from './worker-processes';
+import { spawnBenchWorker } from './bench-workers';
 
 /** Settings of {@link measurePipeline}. */
 export interface PipelineOptions {
@@ -43,20 +44,20 @@ export interface PipelineOptions {
 export async function measurePipeline(options: PipelineOptions, progress: ProgressSink): Promise<PipelineResult> {
   const queueName = benchQueueName('pipeline');
   const bq = new BenchQueue(options.redisUrl, queueName);
-  const workers: WorkerProcess[] = [];
+  const workers: FacefleetProcess[] = [];
   let sampler: RssSampler | undefined;
   try {
     for (let i = 0; i < options.workers; i++) {
-      workers.push(WorkerProcess.spawn({ redisUrl: options.redisUrl, queue: queueName, model: options.model, batch: options.batch, concurrency: options.concurrency, profileDir: options.profileDir, fileRoots: [options.sourceDir, options.resultsDir] }));
+      workers.push(spawnBenchWorker({ redisUrl: options.redisUrl, queue: queueName, model: options.model, batch: options.batch, concurrency: options.concurrency, profileDir: options.profileDir, fileRoots: [options.sourceDir, options.resultsDir] }));
     }
     sampler = new RssSampler(workers.map((w) => w.pid)).start();
-    await Promise.all(workers.map((w) => w.waitStarted(options.startTimeoutMs ?? 300_000)));
+    await Promise.all(workers.map((w) => w.waitForStart(options.startTimeoutMs ?? 300_000)));
 
     const model = options.model.model;
     // One batch per worker: onnxruntime allocates on its first runs, and that is not throughput.
     const warmKeys = options.keys.slice(0, Math.min(options.keys.length, options.batch * options.workers));
     await bq.enqueue('warm-up', fileSources(options.sourceDir, warmKeys), `file://${path.join(options.resultsDir, queueName, 'warm-up')}`, model);
-    await bq.waitForRun('warm-up', { stop: () => workers.some((w) => w.hasExited) });
+    await bq.waitForRun('warm-up', { stop: () => workers.some((w) => !w.running) });
     assertAlive(workers);
 
     const total = options.keys.length;
@@ -73,7 +74,7 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
     const t0 = performance.now();
     await bq.enqueue('measured', fileSources(options.sourceDir, options.keys), `file://${resultsDir}`, model);
     const status = await bq.waitForRun('measured', {
-      stop: () => workers.some((w) => w.hasExited),
+      stop: () => workers.some((w) => !w.running),
       onPoll: (s) => {
         const finished = s.done + s.skipped + s.failed;
         while (checkpoints.length > 0 && finished >= checkpoints[0]) {
@@ -114,8 +115,8 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
   }
 }
 
-function assertAlive(workers: readonly WorkerProcess[]): void {
-  const dead = workers.find((w) => w.hasExited);
+function assertAlive(workers: readonly FacefleetProcess[]): void {
+  const dead = workers.find((w) => !w.running);
   if (dead) throw new Error(`benchmark worker ${dead.pid} exited during the measurement`);
 }
 

@@ -1,22 +1,23 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { DecodeOptions } from '../detectors/detector';
-import { LoadedModel, loadModel } from '../engine/build-engine';
-import { PrivateRedis, startPrivateRedis } from '../queue/private-redis';
-import type { ServeLoadRow } from '../serve/serve-load';
+import type { DecodeOptions } from '../../src/detectors/detector';
+import { LoadedModel, loadModel } from '../../src/engine/build-engine';
+import { PrivateRedis, startRedis } from '../harness/redis';
 import { BenchImageSet, loadBenchImages, materializeImages, meanBytes, meanMegapixels, meanViews } from './bench-images';
 import { BenchOptions, BenchPhase, BenchSetName, effectiveConcurrency } from './bench-options';
 import type { BenchReport, BenchSetReport, SetPhase, SweepRow, TargetCheck } from './bench-report';
 import { ensureCameraSet } from './camera-set';
 import { measureCeiling } from './ceiling';
 import { EnqueueRate, measureEnqueue } from './enqueue-rate';
+import { FleetCost, measureFleet } from './fleet';
 import { measureInProcess } from './in-process';
 import { measureNaive } from './naive';
 import type { PhaseResult, PipelineResult } from './phase-result';
 import { measurePipeline } from './pipeline';
 import { measureServe } from './serve-phase';
 import type { ProgressSink } from './progress';
+import type { ServeLoadRow } from './serve-load';
 import { median, ratio } from './stats';
 
 /** The parts every measurement shares: the loaded model, the work folder, Redis. */
@@ -65,14 +66,15 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
     const names = PER_SET.some((p) => options.phases.has(p)) ? options.sets : options.sets.slice(0, 1);
     const sets: SetContext[] = [];
     for (const name of names) sets.push(await loadSet(name, options, model, workDir, progress));
-    const queued: BenchPhase[] = ['pipeline', 'naive', 'enqueue'];
-    if (queued.some((p) => options.phases.has(p)) || (options.sweep && options.sweepPhases.has('pipeline')) || options.serve) redis = await startPrivateRedis();
+    const queued: BenchPhase[] = ['pipeline', 'naive', 'enqueue', 'fleet'];
+    if (queued.some((p) => options.phases.has(p)) || (options.sweep && options.sweepPhases.has('pipeline')) || options.serve) redis = await startRedis();
     const decode: DecodeOptions = { ...model.detector.defaults, ...(options.model.scoreThreshold !== undefined ? { scoreThreshold: options.model.scoreThreshold } : {}) };
     const ctx: BenchContext = { options, model, decode, workDir, redis, progress };
     progress.end(`${model.detector.id} ${model.detector.version} loaded in ${Math.round(model.loadMs)} ms; ${sets.map((s) => `${s.name} ${s.set.images.length} photos${s.set.skipped.length ? ` (${s.set.skipped.length} skipped, undecodable)` : ''}`).join(', ')}`);
 
     const rounds = new Map<SetContext, SetRounds>(sets.map((s) => [s, { ceiling: [], inProcess: [], pipeline: [], naive: [] }]));
     const enqueueRounds: EnqueueRate[] = [];
+    const fleetRounds: FleetCost[] = [];
     const batch = options.model.batch;
     for (let r = 0; r < options.rounds; r++) {
       const tag = options.rounds > 1 ? ` (round ${r + 1}/${options.rounds})` : '';
@@ -89,6 +91,7 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
         progress.end(`${e.keysPerSecond.toLocaleString('en-US')} keys/s`);
         enqueueRounds.push(e);
       }
+      if (options.phases.has('fleet')) fleetRounds.push(await fleetAt(ctx, sets[0], tag));
     }
     const sweep = options.sweep ? await runSweep(ctx, sets[0]) : null;
     let serve: ServeLoadRow[] | null = null;
@@ -98,7 +101,9 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
     }
     const enqueue = enqueueRounds.length ? [...enqueueRounds].sort((a, b) => a.keysPerSecond - b.keysPerSecond)[Math.floor((enqueueRounds.length - 1) / 2)] : null;
     const setReports = sets.map((s) => buildSetReport(ctx, s, rounds.get(s)!));
-    return buildReport(ctx, setReports, enqueue, enqueueRounds, sweep, serve, loadStart);
+    // The median round by what an image costs Redis.
+    const fleet = fleetRounds.length ? [...fleetRounds].sort((a, b) => (a.redisUsPerImage.total ?? 0) - (b.redisUsPerImage.total ?? 0))[Math.floor((fleetRounds.length - 1) / 2)] : null;
+    return { ...buildReport(ctx, setReports, enqueue, enqueueRounds, sweep, serve, loadStart), fleet };
   } finally {
     await model.close().catch(() => undefined);
     await redis?.stop().catch(() => undefined);
@@ -158,6 +163,25 @@ function pipelineAt(ctx: BenchContext, s: SetContext, batch: number, workers: nu
     resultsDir: s.resultsDir,
     profileDir: ctx.options.profileDir,
   }, ctx.progress);
+}
+
+/** The fleet measurement on one set: what an image costs redis-server, enqueue and processing. */
+async function fleetAt(ctx: BenchContext, s: SetContext, tag: string): Promise<FleetCost> {
+  const { options } = ctx;
+  ctx.progress.phase(`fleet: redis-server CPU per image, ${options.workers} worker process(es), ${options.shards} shard(s) (${s.name} set)${tag}`);
+  const f = await measureFleet({
+    redisUrl: ctx.redis!.url,
+    model: options.model,
+    batch: options.model.batch,
+    workers: options.workers,
+    concurrency: effectiveConcurrency(options, options.model.batch),
+    shards: options.shards,
+    sourceDir: s.sourceDir,
+    keys: s.keys,
+    resultsDir: s.resultsDir,
+  }, ctx.progress);
+  ctx.progress.end(`${f.redisUsPerImage.total ?? '-'} µs of redis-server CPU per image (enqueue ${f.redisUsPerImage.enqueue ?? '-'}, processing ${f.redisUsPerImage.processing ?? '-'}); ${f.imagesPerSecond} images/s`);
+  return f;
 }
 
 function naiveRun(ctx: BenchContext, s: SetContext): Promise<PhaseResult> {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { ServeConfig } from '../config/serve-config';
-import { startServe } from './start-serve';
+import type { ServeConfig } from '../../src/config/serve-config';
+import { startServe } from '../../src/serve/start-serve';
 
 /** A server started for a load measurement. */
 export interface LoadTarget {

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ModelConfig } from '../config/model-config';
-import { loadServeConfig } from '../config/serve-config';
-import { ServeLoadRow, measureServeLoad, serveLoadStarter } from '../serve/serve-load';
-import { createLogger } from '../telemetry/logger';
+import type { ModelConfig } from '../../src/config/model-config';
+import { loadServeConfig } from '../../src/config/serve-config';
+import { ServeLoadRow, measureServeLoad, serveLoadStarter } from './serve-load';
+import { createLogger } from '../../src/telemetry/logger';
 import type { BenchImageSet } from './bench-images';
 import { benchQueueName } from './bench-queue';
 import type { ProgressSink } from './progress';

@@ -1,10 +1,10 @@
 import type { Job, Queue } from 'bullmq';
-import { parseReason } from '../errors';
-import { jobIdFor } from '../queue/job-data';
-import { parseResult } from '../queue/result-schema';
-import type { SourceKey } from '../producer/key-sources';
-import type { ObjectStore } from '../storage/object-store';
-import type { AccessLogEntry } from './chaos-s3';
+import { parseReason } from '../../src/errors';
+import { jobIdFor } from '../../src/queue/job-data';
+import { parseResult } from '../../src/queue/result-schema';
+import type { SourceKey } from '../../src/producer/key-sources';
+import type { ObjectStore } from '../../src/storage/object-store';
+import type { AccessLogEntry } from '../harness/s3-server';
 
 /** What one run left behind, key by key. */
 export interface RunAudit {

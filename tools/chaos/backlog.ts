@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { findRepoRoot } from '../models/registry';
-import { redisMemoryMb } from '../producer/enqueue-run';
-import type { SourceKey } from '../producer/key-sources';
-import { PHOTOS_BUCKET, RESULTS_BUCKET } from './chaos-env';
+import { redisMemoryMb } from '../../src/producer/enqueue-run';
+import type { SourceKey } from '../../src/producer/key-sources';
+import { FacefleetProcess } from '../harness/facefleet-process';
+import { PHOTOS_BUCKET, RESULTS_BUCKET, SCRUBBED_ENV } from './chaos-env';
 import type { ChaosRow } from './chaos-report';
 import type { ScenarioContext } from './scenario-kit';
 
@@ -79,31 +78,11 @@ export async function backlogScenario(ctx: ScenarioContext): Promise<ChaosRow> {
 async function cliPauseMessage(env: Record<string, string>, queue: string, dir: string, limitMb: number): Promise<string | null> {
   const manifest = path.join(dir, 'backlog-manifest.txt');
   fs.writeFileSync(manifest, Array.from({ length: 3000 }, (_, i) => `s3://${PHOTOS_BUCKET}/backlog/cli/${i}.jpg`).join('\n'));
-  const root = findRepoRoot();
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'facefleet.js'), 'enqueue', '--queue', queue, '--manifest', manifest, '--results', `s3://${RESULTS_BUCKET}/backlog-cli`, '--run-id', 'chaos-backlog-cli', '--max-backlog', '100000000', '--max-redis-memory-mb', String(limitMb)], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  const line = await new Promise<string | null>((resolve) => {
-    const timer = setTimeout(() => resolve(null), 60_000);
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      const m = /^facefleet enqueue: waiting: .*$/m.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[0]);
-      }
-    });
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(null);
-    });
-  });
-  child.kill('SIGINT');
-  await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
-  fs.writeFileSync(path.join(dir, 'backlog-cli.stderr'), stderr);
+  const args = ['enqueue', '--queue', queue, '--manifest', manifest, '--results', `s3://${RESULTS_BUCKET}/backlog-cli`, '--run-id', 'chaos-backlog-cli', '--max-backlog', '100000000', '--max-redis-memory-mb', String(limitMb)];
+  const child = FacefleetProcess.spawn(args, { scrub: SCRUBBED_ENV, env, logFile: path.join(dir, 'backlog-cli.stderr') });
+  const line = await child.waitForOutput(/^facefleet enqueue: waiting: .*$/m, 60_000).then((m) => m[0], () => null);
+  child.signal('SIGINT');
+  await child.exited;
   return line;
 }
 

@@ -4,16 +4,16 @@ import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../lifecycle/free-port';
-import { enqueueRun, EnqueueOptions, EnqueueReport } from '../producer/enqueue-run';
-import type { SourceKey } from '../producer/key-sources';
-import { createRedis } from '../queue/connection';
-import { RunStore } from '../queue/run-store';
-import { s3ClientConfigFromEnv } from '../storage/s3-client-config';
-import { S3Store } from '../storage/s3-store';
-import { ChaosRedis } from './chaos-redis';
-import { ChaosS3 } from './chaos-s3';
-import { ChaosWorker, type ChaosWorkerOptions } from './chaos-worker';
+import { freePort } from '../../src/lifecycle/free-port';
+import { enqueueRun, EnqueueOptions, EnqueueReport } from '../../src/producer/enqueue-run';
+import type { SourceKey } from '../../src/producer/key-sources';
+import { createRedis } from '../../src/queue/connection';
+import { RunStore } from '../../src/queue/run-store';
+import { s3ClientConfigFromEnv } from '../../src/storage/s3-client-config';
+import { S3Store } from '../../src/storage/s3-store';
+import { FacefleetProcess } from '../harness/facefleet-process';
+import { RedisServer, uniqueQueue } from '../harness/redis';
+import { S3Server } from '../harness/s3-server';
 
 /** Bucket of the source images. */
 export const PHOTOS_BUCKET = 'chaos-photos';
@@ -22,6 +22,29 @@ export const RESULTS_BUCKET = 'chaos-results';
 
 /** Retention of chaos runs: every job is kept so the audit can read each one's attempts. */
 export const AUDIT_POLICY = { attempts: 5, backoffMs: 2000, keepCompleted: 10_000_000, keepFailed: 10_000_000 } as const;
+
+/**
+ * Environment names never inherited by a process of the suite: it gets only what the suite passes
+ * (the model cache and the tools folder are kept, so workers find their models and helpers).
+ */
+export const SCRUBBED_ENV = /^(FACEFLEET_(?!MODEL_CACHE$|TOOLS$)|REDIS_URL$|AWS_)/;
+
+/** How one `facefleet worker` or `serve` process of the suite runs. */
+export interface ChaosProcessOptions {
+  /** Worker id (also the log file's name). */
+  id: string;
+  /** `facefleet worker` flags (queue, batch, lock duration …). */
+  args: string[];
+  /** Port of `/metrics`, `/healthz`, `/readyz` on 127.0.0.1 (0: none). */
+  metricsPort: number;
+  /**
+   * The command run: `worker`, or `serve` (whose HTTP port, given as `--port` in `args`, is the one
+   * probed; `metricsPort` must then be that port). @defaultValue `worker`
+   */
+  command?: 'worker' | 'serve';
+  /** Environment on top of the suite's (`REDIS_URL`, S3 endpoint and credentials). */
+  env?: Record<string, string>;
+}
 
 /** A queue of one scenario with its producer-side handles. */
 export interface ChaosQueue {
@@ -38,14 +61,14 @@ export interface ChaosQueue {
  * ever passed through the environment, so the suite can grep every output for them at the end.
  */
 export class ChaosEnv {
-  readonly redis: ChaosRedis;
-  readonly s3: ChaosS3;
+  readonly redis: RedisServer;
+  readonly s3: S3Server;
   readonly logDir: string;
   /** Folder for scenario artefacts (metrics dumps, failed reasons). */
   readonly outDir: string;
   /** The Redis password (a test credential the secret scan looks for). */
   readonly redisPassword = randomBytes(18).toString('hex');
-  private readonly workers: ChaosWorker[] = [];
+  private readonly workers: FacefleetProcess[] = [];
   private readonly queues: ChaosQueue[] = [];
   private uploader: S3Client | undefined;
   private storeValue: S3Store | undefined;
@@ -57,8 +80,8 @@ export class ChaosEnv {
   };
 
   private constructor(readonly dir: string) {
-    this.redis = new ChaosRedis({ dir: path.join(dir, 'redis'), password: this.redisPassword, aof: true });
-    this.s3 = new ChaosS3(path.join(dir, 's3'));
+    this.redis = new RedisServer({ dir: path.join(dir, 'redis'), password: this.redisPassword, aof: true });
+    this.s3 = new S3Server({ dir: path.join(dir, 's3') });
     this.logDir = path.join(dir, 'logs');
     this.outDir = path.join(dir, 'out');
   }
@@ -89,7 +112,7 @@ export class ChaosEnv {
 
   /** A fresh queue (random name) with producer handles on it. */
   openQueue(label: string): ChaosQueue {
-    const name = `chaos-${label}-${randomBytes(3).toString('hex')}`;
+    const name = uniqueQueue(`chaos-${label}`);
     const redis = createRedis(this.redis.url);
     redis.on('error', () => undefined);
     const queue = new Queue(name, { connection: redis });
@@ -121,13 +144,29 @@ export class ChaosEnv {
    * Starts a `facefleet worker` on a queue with the suite's environment; its metrics server listens on
    * a free loopback port when `metrics` is set.
    */
-  async spawnWorker(id: string, queue: string, args: string[], options: { metrics?: boolean; env?: Record<string, string> } = {}): Promise<ChaosWorker> {
+  async spawnWorker(id: string, queue: string, args: string[], options: { metrics?: boolean; env?: Record<string, string> } = {}): Promise<FacefleetProcess> {
     return this.spawnProcess({ id, args: ['--queue', queue, ...args], metricsPort: options.metrics ? await freePort() : 0, ...(options.env ? { env: options.env } : {}) });
   }
 
-  /** Starts a `facefleet worker` or `serve` child with the suite's environment (plus `env`); killed on `close()`. */
-  spawnProcess(options: Omit<ChaosWorkerOptions, 'env' | 'logDir'> & { env?: Record<string, string> }): ChaosWorker {
-    const child = new ChaosWorker({ ...options, env: { ...this.processEnv(), ...options.env }, logDir: this.logDir });
+  /**
+   * Starts a `facefleet worker` or `serve` child with the suite's environment (plus `env`); killed on
+   * `close()`. Its output (JSON log lines) goes to `<logDir>/<id>.log`, which the suite later greps
+   * for credentials and counts lines in.
+   */
+  spawnProcess(options: ChaosProcessOptions): FacefleetProcess {
+    const command = options.command ?? 'worker';
+    const metrics = command === 'serve' ? [] : options.metricsPort > 0 ? ['--metrics-port', String(options.metricsPort), '--metrics-host', '127.0.0.1'] : ['--metrics-port', '0'];
+    // The suite enqueues BlazeFace jobs: reliability does not depend on the model, and the cheapest one
+    // keeps the scenarios short.
+    const args = [command, '--model', 'blazeface', ...(command === 'worker' ? ['--worker-id', options.id] : []), ...metrics, ...options.args];
+    const child = FacefleetProcess.spawn(args, {
+      name: options.id,
+      scrub: SCRUBBED_ENV,
+      env: { MALLOC_ARENA_MAX: '2', ...this.processEnv(), ...options.env },
+      logFile: path.join(this.logDir, `${options.id}.log`),
+      keepChars: 6000,
+      httpPort: options.metricsPort,
+    });
     this.workers.push(child);
     return child;
   }
@@ -153,7 +192,7 @@ export class ChaosEnv {
   }
 
   /** Every worker spawned so far. */
-  get spawned(): readonly ChaosWorker[] {
+  get spawned(): readonly FacefleetProcess[] {
     return this.workers;
   }
 

@@ -1,4 +1,4 @@
-import { FacefleetError } from '../errors';
+import { FacefleetError } from '../../src/errors';
 
 /** The scenarios of the suite, in the order they run. */
 export const CHAOS_SCENARIOS = ['worker-sigkill', 'redis-restart', 'redis-stop', 'storage-outage', 'slow-inference', 'hostile-inputs', 'hostile-access', 'backlog'] as const;

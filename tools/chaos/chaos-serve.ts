@@ -1,13 +1,13 @@
-import { freePort } from '../lifecycle/free-port';
+import { freePort } from '../../src/lifecycle/free-port';
+import type { ExitStatus, FacefleetProcess } from '../harness/facefleet-process';
+import { sleep } from '../harness/poll';
+import { detectHead, slowClient, type SlowClient } from '../harness/slow-client';
 import type { ChaosEnv } from './chaos-env';
-import { ChaosWorker } from './chaos-worker';
-import { detectHead, slowClient, type SlowClient } from './slow-client';
-import { sleep } from './scenario-kit';
 
 /** A `facefleet serve` child of the chaos suite on a free loopback port, with the suite's environment. */
 export class ChaosServe {
   private constructor(
-    readonly process: ChaosWorker,
+    readonly process: FacefleetProcess,
     readonly port: number,
   ) {}
 
@@ -19,13 +19,13 @@ export class ChaosServe {
   /** Starts `facefleet serve --port <free> …args` and waits until it listens. */
   static async start(env: ChaosEnv, id: string, args: string[]): Promise<ChaosServe> {
     const port = await freePort();
-    const child = await env.spawnProcess({ id, command: 'serve', args: ['--host', '127.0.0.1', '--port', String(port), ...args], metricsPort: port });
-    await child.waitStarted(120_000);
+    const child = env.spawnProcess({ id, command: 'serve', args: ['--host', '127.0.0.1', '--port', String(port), ...args], metricsPort: port });
+    await child.waitForLog('serve listening', 120_000);
     return new ChaosServe(child, port);
   }
 
   /** SIGTERM, then SIGKILL after 30 s. */
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  stop(): Promise<ExitStatus> {
     return this.process.stop(30_000);
   }
 }

@@ -2,13 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ERROR_CODES, isErrorCode, parseReason } from '../errors';
-import { JOB_NAME, jobIdFor, type JobData } from '../queue/job-data';
-import { jobOptions } from '../queue/job-options';
+import { ERROR_CODES, isErrorCode, parseReason } from '../../src/errors';
+import { JOB_NAME, jobIdFor, type JobData } from '../../src/queue/job-data';
+import { jobOptions } from '../../src/queue/job-options';
 import { AUDIT_POLICY, PHOTOS_BUCKET, RESULTS_BUCKET } from './chaos-env';
 import type { ChaosRow } from './chaos-report';
 import { ChaosServe, slowUploads, type SlowUploadFigures } from './chaos-serve';
-import { crashesOf, dumpOutputs, ScenarioContext, sleep, startWorkers, stopAll, waitForOutcomes } from './scenario-kit';
+import { sleep } from '../harness/poll';
+import { crashesOf, dumpOutputs, ScenarioContext, startWorkers, stopAll, waitForOutcomes } from './scenario-kit';
 import { runCli } from './run-cli';
 
 /** A bucket whose name begins with the photos bucket's: an allow list by string prefix would let it through. */

@@ -1,7 +1,7 @@
-import { ERROR_CODES, isErrorCode } from '../errors';
-import { JOB_NAME, jobIdFor } from '../queue/job-data';
-import { jobOptions } from '../queue/job-options';
-import type { SourceKey } from '../producer/key-sources';
+import { ERROR_CODES, isErrorCode } from '../../src/errors';
+import { JOB_NAME, jobIdFor } from '../../src/queue/job-data';
+import { jobOptions } from '../../src/queue/job-options';
+import type { SourceKey } from '../../src/producer/key-sources';
 import { AUDIT_POLICY, PHOTOS_BUCKET, RESULTS_BUCKET } from './chaos-env';
 import type { ChaosRow } from './chaos-report';
 import { auditRun } from './audit';

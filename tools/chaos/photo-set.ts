@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { findRepoRoot } from '../models/registry';
-import type { SourceKey } from '../producer/key-sources';
+import { findRepoRoot } from '../../src/models/registry';
+import type { SourceKey } from '../../src/producer/key-sources';
 import type { ChaosEnv } from './chaos-env';
 import { PHOTOS_BUCKET, RESULTS_BUCKET } from './chaos-env';
 

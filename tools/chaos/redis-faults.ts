@@ -1,7 +1,8 @@
 import type { ChaosRow } from './chaos-report';
-import type { ChaosWorker } from './chaos-worker';
+import type { FacefleetProcess } from '../harness/facefleet-process';
+import { pollUntil, sleep } from '../harness/poll';
 import { uploadPhotos } from './photo-set';
-import { auditPhotoRun, dumpOutputs, crashesOf, finishedCount, rowOf, ScenarioContext, sleep, startWorkers, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
+import { crashesOf, finishedCount, finishPhotoRun, firstNotReady, rowOf, ScenarioContext, startWorkers } from './scenario-kit';
 
 /** Worker flags of the Redis scenarios: production defaults apart from the batch size. */
 const WORKER_ARGS = ['--batch', '8', '--concurrency', '16'];
@@ -22,7 +23,7 @@ export async function redisRestart(ctx: ScenarioContext): Promise<ChaosRow> {
   // The first half goes in unsealed (a second producer call continues the run).
   await env.enqueue(q, run.keys.slice(0, half), { runId, results: run.results, chunkSize: 50 });
   const workers = await startWorkers(env, q, 'redis-restart', 2, WORKER_ARGS, { metrics: true });
-  await waitFor('a quarter of the run', async () => ((await finishedCount(q)) >= Math.floor(images / 4) ? true : undefined), 600_000, 50);
+  await pollUntil('a quarter of the run', async () => ((await finishedCount(q)) >= Math.floor(images / 4) ? true : undefined), 600_000, 50);
   // The producer keeps adding the second half, in small chunks, across the restart.
   const producing = env.enqueue(q, run.keys.slice(half), { runId, results: run.results, chunkSize: 20 });
   await sleep(50);
@@ -32,10 +33,7 @@ export async function redisRestart(ctx: ScenarioContext): Promise<ChaosRow> {
   ctx.say(`redis-restart: Redis restarted at ${before}/${images}`);
   const recovery = await recovered(workers, async () => (await finishedCount(q)) > before, upAt);
   const enqueued = await producing;
-  await waitForOutcomes(q, images, 900_000);
-  await dumpOutputs(env, q, workers, 'redis-restart');
-  const uncleanStops = await stopAll(workers);
-  const audit = await auditPhotoRun(env, q, runId, run);
+  const { audit, uncleanStops } = await finishPhotoRun(env, q, workers, 'redis-restart', runId, run);
   return rowOf('redis-restart', audit, {
     crashes: crashesOf(workers),
     recoverySeconds: recovery,
@@ -59,30 +57,17 @@ export async function redisStop(ctx: ScenarioContext): Promise<ChaosRow> {
   const runId = 'chaos-redis-stop';
   await env.enqueue(q, run.keys, { runId, results: run.results });
   const workers = await startWorkers(env, q, 'redis-stop', 2, WORKER_ARGS, { metrics: true });
-  await waitFor('a third of the run', async () => ((await finishedCount(q)) >= Math.floor(images / 3) ? true : undefined), 600_000, 50);
+  await pollUntil('a third of the run', async () => ((await finishedCount(q)) >= Math.floor(images / 3) ? true : undefined), 600_000, 50);
   const before = await finishedCount(q);
   const stoppedAt = Date.now();
   await env.redis.stop();
   ctx.say(`redis-stop: Redis stopped at ${before}/${images} for ${stopSeconds} s`);
   // Each worker's first 503 on /readyz during the outage, seconds after the stop.
-  const notReadyAfter: Array<number | null> = workers.map(() => null);
-  while (Date.now() - stoppedAt < stopSeconds * 1000) {
-    await Promise.all(
-      workers.map(async (w, i) => {
-        if (notReadyAfter[i] !== null) return;
-        const r = await w.probe('/readyz', 3000);
-        if (r?.status === 503) notReadyAfter[i] = Math.round((Date.now() - stoppedAt) / 100) / 10;
-      }),
-    );
-    await sleep(250);
-  }
+  const notReadyAfter = await firstNotReady(workers, stoppedAt, stopSeconds * 1000);
   await env.redis.start();
   const upAt = Date.now();
   const recovery = await recovered(workers, async () => (await finishedCount(q)) > before, upAt);
-  await waitForOutcomes(q, images, 900_000);
-  await dumpOutputs(env, q, workers, 'redis-stop');
-  const uncleanStops = await stopAll(workers);
-  const audit = await auditPhotoRun(env, q, runId, run);
+  const { audit, uncleanStops } = await finishPhotoRun(env, q, workers, 'redis-stop', runId, run);
   return rowOf('redis-stop', audit, {
     crashes: crashesOf(workers),
     recoverySeconds: recovery,
@@ -96,11 +81,11 @@ export async function redisStop(ctx: ScenarioContext): Promise<ChaosRow> {
 }
 
 /** Seconds from `since` until every worker answers `/readyz` 200 and `progressed()` holds. */
-async function recovered(workers: readonly ChaosWorker[], progressed: () => Promise<boolean>, since: number): Promise<number> {
-  await waitFor('workers ready again', async () => {
+async function recovered(workers: readonly FacefleetProcess[], progressed: () => Promise<boolean>, since: number): Promise<number> {
+  await pollUntil('workers ready again', async () => {
     const answers = await Promise.all(workers.map((w) => w.probe('/readyz', 3000)));
     return answers.every((a) => a?.status === 200) ? true : undefined;
   }, 300_000, 100);
-  await waitFor('a job completed after the fault', async () => ((await progressed().catch(() => false)) ? true : undefined), 300_000, 100);
+  await pollUntil('a job completed after the fault', async () => ((await progressed().catch(() => false)) ? true : undefined), 300_000, 100);
   return (Date.now() - since) / 1000;
 }

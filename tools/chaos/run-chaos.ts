@@ -12,7 +12,8 @@ import { photoVariants } from './photo-set';
 import { redisRestart, redisStop } from './redis-faults';
 import { slowInference } from './slow-inference';
 import { storageOutage } from './storage-outage';
-import { ScenarioContext, sleep, type Scenario } from './scenario-kit';
+import { sleep } from '../harness/poll';
+import { ScenarioContext, type Scenario } from './scenario-kit';
 import { scanForSecrets, SecretScan } from './secret-scan';
 import { workerSigkill } from './worker-sigkill';
 
@@ -88,7 +89,7 @@ async function misconfiguredWorker(ctx: ScenarioContext, wrong: { redis: string;
     metrics: true,
     env: { REDIS_URL: `redis://:${wrong.redis}@127.0.0.1:${env.redis.port}`, AWS_SECRET_ACCESS_KEY: wrong.s3 },
   });
-  await worker.waitStarted(120_000);
+  await worker.waitForStart(120_000);
   await sleep(3000);
   for (const p of ['/metrics', '/readyz', '/healthz']) {
     const answer = await worker.probe(p, 5000);

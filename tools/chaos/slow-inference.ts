@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { FacefleetError } from '../errors';
-import { resolveModelCacheDir } from '../models/model-cache';
-import { findRepoRoot } from '../models/registry';
+import { FacefleetError } from '../../src/errors';
+import { resolveModelCacheDir } from '../../src/models/model-cache';
+import { findRepoRoot } from '../../src/models/registry';
 import type { ChaosRow } from './chaos-report';
 import { uploadPhotos } from './photo-set';
-import { auditPhotoRun, dumpOutputs, crashesOf, rowOf, ScenarioContext, startWorkers, stopAll, waitForOutcomes } from './scenario-kit';
+import { crashesOf, finishPhotoRun, rowOf, ScenarioContext, startWorkers } from './scenario-kit';
 
 /**
  * The lock the slow batches outlast. BullMQ renews it every half lock on the main thread, which also
@@ -50,11 +50,10 @@ export async function slowInference(ctx: ScenarioContext): Promise<ChaosRow> {
     '--max-wait-ms', '3000', '--threads', '1', '--lock-duration-ms', String(LOCK_MS), '--stalled-interval-ms', '1000',
   ];
   const workers = await startWorkers(env, q, 'slow-inference', 2, args);
-  await waitForOutcomes(q, images, 1_800_000);
-  await dumpOutputs(env, q, workers, 'slow-inference');
-  const uncleanStops = await stopAll(workers);
+  const { audit, uncleanStops } = await finishPhotoRun(env, q, workers, 'slow-inference', runId, run, { timeoutMs: 1_800_000, model: 'mogface' });
   const batchMs: number[] = [];
   for (const w of workers) {
+    if (!w.logFile) continue;
     for (const line of fs.readFileSync(w.logFile, 'utf8').split('\n')) {
       if (!line.includes('"msg":"batch"')) continue;
       try {
@@ -66,7 +65,6 @@ export async function slowInference(ctx: ScenarioContext): Promise<ChaosRow> {
     }
   }
   const longest = batchMs.length ? Math.max(...batchMs) : 0;
-  const audit = await auditPhotoRun(env, q, runId, run, 'mogface');
   return rowOf('slow-inference', audit, {
     crashes: crashesOf(workers),
     recoverySeconds: null,

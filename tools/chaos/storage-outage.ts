@@ -1,6 +1,7 @@
 import type { ChaosRow } from './chaos-report';
 import { uploadPhotos } from './photo-set';
-import { auditPhotoRun, dumpOutputs, countLogLines, crashesOf, finishedCount, rowOf, ScenarioContext, sleep, startWorkers, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
+import { pollUntil } from '../harness/poll';
+import { countLogLines, crashesOf, finishedCount, finishPhotoRun, firstNotReady, rowOf, ScenarioContext, startWorkers } from './scenario-kit';
 
 /**
  * The S3 server stopped for `outageSeconds` mid-run and started again on the same port and data
@@ -16,35 +17,23 @@ export async function storageOutage(ctx: ScenarioContext): Promise<ChaosRow> {
   const runId = 'chaos-storage-outage';
   await env.enqueue(q, run.keys, { runId, results: run.results });
   const workers = await startWorkers(env, q, 'storage-outage', 2, ['--batch', '8', '--concurrency', '16'], { metrics: true });
-  await waitFor('a quarter of the run', async () => ((await finishedCount(q)) >= Math.floor(images / 4) ? true : undefined), 600_000, 50);
+  await pollUntil('a quarter of the run', async () => ((await finishedCount(q)) >= Math.floor(images / 4) ? true : undefined), 600_000, 50);
   const before = await finishedCount(q);
   const stoppedAt = Date.now();
   await env.s3.stop();
   ctx.say(`storage-outage: S3 server stopped at ${before}/${images} for ${outageSeconds} s`);
-  const notReadyAfter: Array<number | null> = workers.map(() => null);
-  while (Date.now() - stoppedAt < outageSeconds * 1000) {
-    await Promise.all(
-      workers.map(async (w, i) => {
-        if (notReadyAfter[i] !== null) return;
-        if ((await w.probe('/readyz', 3000))?.status === 503) notReadyAfter[i] = Math.round((Date.now() - stoppedAt) / 100) / 10;
-      }),
-    );
-    await sleep(250);
-  }
+  const notReadyAfter = await firstNotReady(workers, stoppedAt, outageSeconds * 1000);
   const failedDuringOutage = (await q.queue.getJobCounts('failed')).failed ?? 0;
   await env.s3.start();
   const upAt = Date.now();
   const completedAtRestart = (await q.queue.getJobCounts('completed')).completed ?? 0;
   // Recovery: the first completion after storage is back (none at all if the outage failed every job).
-  const recovery = await waitFor('a job outcome after storage came back', async () => {
+  const recovery = await pollUntil('a job outcome after storage came back', async () => {
     const c = await q.queue.getJobCounts('completed', 'failed');
     if ((c.completed ?? 0) > completedAtRestart) return (Date.now() - upAt) / 1000;
     return (c.completed ?? 0) + (c.failed ?? 0) >= images ? null : undefined;
   }, 600_000, 100);
-  await waitForOutcomes(q, images, 900_000);
-  await dumpOutputs(env, q, workers, 'storage-outage');
-  const uncleanStops = await stopAll(workers);
-  const audit = await auditPhotoRun(env, q, runId, run);
+  const { audit, uncleanStops } = await finishPhotoRun(env, q, workers, 'storage-outage', runId, run);
   return rowOf('storage-outage', audit, {
     crashes: crashesOf(workers),
     recoverySeconds: recovery,

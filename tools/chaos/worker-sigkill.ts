@@ -1,7 +1,8 @@
 import type { ChaosRow } from './chaos-report';
-import type { ChaosWorker } from './chaos-worker';
+import type { FacefleetProcess } from '../harness/facefleet-process';
+import { pollUntil } from '../harness/poll';
 import { uploadPhotos } from './photo-set';
-import { auditPhotoRun, dumpOutputs, countLogLines, crashesOf, finishedCount, rowOf, ScenarioContext, stopAll, waitFor, waitForOutcomes } from './scenario-kit';
+import { countLogLines, crashesOf, finishedCount, finishPhotoRun, rowOf, ScenarioContext } from './scenario-kit';
 
 /** Flags of the workers: a short lock and stalled check, so a dead worker's jobs come back in seconds. */
 export const SIGKILL_WORKER_ARGS = ['--batch', '8', '--concurrency', '16', '--lock-duration-ms', '5000', '--stalled-interval-ms', '1000'];
@@ -20,16 +21,16 @@ export async function workerSigkill(ctx: ScenarioContext): Promise<ChaosRow> {
   const runId = 'chaos-sigkill';
   await env.enqueue(q, run.keys, { runId, results: run.results });
 
-  const all: ChaosWorker[] = [];
+  const all: FacefleetProcess[] = [];
   let spawned = 0;
   const spawn = async () => {
     const w = await env.spawnWorker(`sigkill-${++spawned}`, q.name, SIGKILL_WORKER_ARGS);
     all.push(w);
     return w;
   };
-  const pool: ChaosWorker[] = [];
+  const pool: FacefleetProcess[] = [];
   for (let i = 0; i < size; i++) pool.push(await spawn());
-  await Promise.all(pool.map((w) => w.waitStarted(120_000)));
+  await Promise.all(pool.map((w) => w.waitForStart(120_000)));
 
   const recoveries: Array<Promise<number>> = [];
   const activeAtKill: number[] = [];
@@ -39,7 +40,7 @@ export async function workerSigkill(ctx: ScenarioContext): Promise<ChaosRow> {
     // poison rule (three dead holders) quarantined good photos.
     await recoveries[recoveries.length - 2];
     const target = Math.floor((images * k) / (kills + 2));
-    const reached = await waitFor(`progress ${target}/${images}`, async () => ((await finishedCount(q)) >= target ? true : undefined), 600_000, 50).catch(() => false);
+    const reached = await pollUntil(`progress ${target}/${images}`, async () => ((await finishedCount(q)) >= target ? true : undefined), 600_000, 50).catch(() => false);
     const done = await finishedCount(q);
     // Too late for this kill to hit a busy fleet: the run is all but over.
     if (!reached || done >= images * 0.95) break;
@@ -52,17 +53,15 @@ export async function workerSigkill(ctx: ScenarioContext): Promise<ChaosRow> {
     ctx.say(`worker-sigkill: kill ${k}/${kills} at ${done}/${images} (${active.length} jobs active)`);
     pool[index] = await spawn();
     recoveries.push(
-      waitFor('jobs of the killed worker', async () => {
+      pollUntil('jobs of the killed worker', async () => {
         const states = await Promise.all(active.map((id) => q.queue.getJobState(id)));
         return states.every((s) => s === 'completed' || s === 'failed') ? (Date.now() - killedAt) / 1000 : undefined;
       }, 300_000, 100),
     );
   }
-  await waitForOutcomes(q, images, 900_000);
+  const { audit, uncleanStops } = await finishPhotoRun(env, q, all, 'worker-sigkill', runId, run);
+  // Each recovery ended when its jobs had outcomes, all of them before the run finished.
   const recovery = await Promise.all(recoveries);
-  await dumpOutputs(env, q, all, 'worker-sigkill');
-  const uncleanStops = await stopAll(all);
-  const audit = await auditPhotoRun(env, q, runId, run);
   return rowOf('worker-sigkill', audit, {
     crashes: crashesOf(all),
     recoverySeconds: recovery.length ? Math.max(...recovery) : null,

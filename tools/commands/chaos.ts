@@ -1,13 +1,13 @@
-import { loadChaosOptions } from './chaos-options';
-import { chaosJson, formatChaosTable } from './chaos-report';
-import { runChaos } from './run-chaos';
+import { loadChaosOptions } from '../chaos/chaos-options';
+import { chaosJson, formatChaosTable } from '../chaos/chaos-report';
+import { runChaos } from '../chaos/run-chaos';
 
 /**
  * `facefleet chaos`: runs the suite with progress on stderr and prints the table (or, with `--json`,
  * the rows as a JSON array) on stdout, followed by the credential scan. Resolves with the exit code:
  * 1 when any image was lost, any result corrupt, any worker crashed or a credential leaked; else 0.
  */
-export async function runChaosCommand(flags: Record<string, unknown>): Promise<number> {
+export async function run(flags: Record<string, unknown>): Promise<number> {
   const options = loadChaosOptions(flags);
   // An interrupted run exits through 'exit', where the suite kills every server and worker it started.
   const interrupt = () => process.exit(130);

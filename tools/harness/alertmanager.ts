@@ -1,10 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { freePort } from './free-port';
+import { Daemon, startDaemon } from './daemon';
 import { onPath } from './prometheus';
 
 /** Debian names the binary `prometheus-alertmanager`; upstream builds call it `alertmanager`. */
@@ -42,55 +41,32 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facefleet-am-'));
   const configFile = path.join(dir, 'alertmanager.yml');
   fs.writeFileSync(configFile, YAML.stringify(options.config));
-  const logFile = path.join(dir, 'alertmanager.log');
-  const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const out = fs.openSync(logFile, 'a');
-    const child: ChildProcess = spawn(
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon({
+      name: 'alertmanager',
       bin,
-      [`--config.file=${configFile}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='],
-      { cwd: dir, stdio: ['ignore', out, out] },
-    );
-    fs.closeSync(out);
-    let exited = false;
-    child.once('exit', () => (exited = true));
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
-    let ready = false;
-    while (!exited && Date.now() < deadline) {
-      ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
-      if (ready) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    if (!ready) {
-      child.kill('SIGKILL');
-      if (attempt < 3 && /address already in use/.test(log())) continue;
-      fs.rmSync(dir, { recursive: true, force: true });
-      throw new Error(`alertmanager did not get ready on ${url}:\n${log().slice(-3000)}`);
-    }
-    let stopped: Promise<void> | undefined;
-    return {
-      url,
-      address: `127.0.0.1:${port}`,
+      args: (port) => [`--config.file=${configFile}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='],
       dir,
-      log,
-      stop() {
-        stopped ??= (async () => {
-          if (!exited) {
-            const gone = new Promise<void>((r) => child.once('exit', () => r()));
-            child.kill('SIGTERM');
-            let timer: NodeJS.Timeout | undefined;
-            await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-            clearTimeout(timer);
-            if (!exited) child.kill('SIGKILL');
-          }
-          fs.rmSync(dir, { recursive: true, force: true });
-        })();
-        return stopped;
-      },
-    };
+      logFile: path.join(dir, 'alertmanager.log'),
+      readyPath: '/-/ready',
+      readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
+  let stopped: Promise<void> | undefined;
+  return {
+    url: daemon.url,
+    address: `127.0.0.1:${daemon.port}`,
+    dir,
+    log: daemon.log,
+    stop() {
+      stopped ??= daemon.stop().then(() => fs.rmSync(dir, { recursive: true, force: true }));
+      return stopped;
+    },
+  };
 }
 
 /** One notification Alertmanager posted to a webhook (the fields the tests read). */

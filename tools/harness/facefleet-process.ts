@@ -1,15 +1,17 @@
 /**
- * Process-level test support: `facefleet` CLI processes spawned from the compiled `dist/` (as
- * `node bin/facefleet.js …`), their JSON logs, signals and exit codes; and the photo runs those
- * workers chew through (fixture photos copied under many keys, results read back from the folder).
+ * `facefleet` processes for the tests, the chaos suite and the benchmark: `node bin/facefleet.js …`
+ * spawned from the compiled `dist/` with a scrubbed environment, their output (JSON logs on stderr),
+ * signals, exit codes, health endpoints and memory.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { findRepoRoot } from '../../src/models/registry';
-import type { DetectionResult } from '../../src/queue/result';
-import { allFixtures, fixturesRoot } from './fixtures';
-import { testFileRootsFlag } from './test-roots';
+import { httpGet, type HttpAnswer } from './http-probe';
+import { readProcMemory } from './proc-memory';
+import { ExitStatus, exitOf, stopProcess } from './stop-process';
+
+export type { ExitStatus };
 
 /** One JSON log line of a facefleet process (pino). */
 export interface LogLine {
@@ -18,56 +20,71 @@ export interface LogLine {
   [field: string]: unknown;
 }
 
-/** How a process ended. */
-export interface ExitStatus {
-  /** Exit code, or `null` when a signal ended the process. */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+/** Environment variables a child inherits from none of its callers: facefleet's own and `REDIS_URL`. */
+export const SCRUBBED_ENV = /^(FACEFLEET_|REDIS_URL$)/;
 
-/** Options of {@link CliProcess.spawn}. */
+/** Options of {@link FacefleetProcess.spawn}. */
 export interface SpawnOptions {
-  /**
-   * Environment added to the child's. Every `FACEFLEET_*` variable and `REDIS_URL` of the test process
-   * is removed first, so only what a test passes reaches the child.
-   */
+  /** Environment added to the child's, on top of the parent's without {@link scrub}. */
   env?: Record<string, string>;
-  /** pino level of the child. @defaultValue `info` */
+  /**
+   * Parent variables the child does not inherit, so only what the caller passes configures it.
+   * @defaultValue {@link SCRUBBED_ENV}
+   */
+  scrub?: RegExp;
+  /** pino level of the child (`FACEFLEET_LOG_LEVEL`). @defaultValue `info` */
   logLevel?: string;
+  /** Node flags before the script, e.g. `--cpu-prof`. */
+  nodeArgs?: readonly string[];
+  /** Name in messages (a worker id). @defaultValue `facefleet <command>` */
+  name?: string;
+  /** File stdout and stderr are appended to as they arrive. */
+  logFile?: string;
+  /** Characters of stdout and of stderr kept in memory, the last ones (long runs with a `logFile`). @defaultValue all */
+  keepChars?: number;
+  /** Port of the child's HTTP server on 127.0.0.1 (the metrics server, or serve's port), for {@link FacefleetProcess.probe}. */
+  httpPort?: number;
 }
-
-/** Environment variables never inherited by a child. */
-const SCRUBBED_ENV = /^(FACEFLEET_|REDIS_URL$)/;
 
 /** A `node bin/facefleet.js …` child process with its output collected. */
-export class CliProcess {
+export class FacefleetProcess {
   /** Resolves once the process has exited and its output is closed. */
   readonly exited: Promise<ExitStatus>;
+  readonly name: string;
   private stdoutText = '';
   private stderrText = '';
   private status: ExitStatus | undefined;
+  private intended = false;
+  private peakRssMb = 0;
   private readonly listeners = new Set<() => void>();
+  private readonly logStream: fs.WriteStream | undefined;
 
-  private constructor(readonly child: ChildProcess) {
+  private constructor(
+    readonly child: ChildProcess,
+    private readonly options: SpawnOptions & { name: string },
+  ) {
+    this.name = options.name;
+    this.logStream = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : undefined;
     child.stdout?.setEncoding('utf8').on('data', (d: string) => this.append('stdout', d));
     child.stderr?.setEncoding('utf8').on('data', (d: string) => this.append('stderr', d));
-    this.exited = new Promise((resolve) => {
-      child.once('close', (code, signal) => {
-        this.status = { code, signal };
-        this.notify();
-        resolve(this.status);
-      });
+    this.exited = exitOf(child, 'close').then(async (status) => {
+      // The log file is complete once the exit is known, for whoever reads it next.
+      await new Promise<void>((resolve) => (this.logStream ? this.logStream.end(resolve) : resolve()));
+      this.status = status;
+      this.notify();
+      return status;
     });
   }
 
   /** Spawns `node bin/facefleet.js <args>` from the repository root. */
-  static spawn(args: readonly string[], options: SpawnOptions = {}): CliProcess {
+  static spawn(args: readonly string[], options: SpawnOptions = {}): FacefleetProcess {
     const root = findRepoRoot();
+    const scrub = options.scrub ?? SCRUBBED_ENV;
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUBBED_ENV.test(k)) env[k] = v;
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !scrub.test(k)) env[k] = v;
     Object.assign(env, { FACEFLEET_LOG_LEVEL: options.logLevel ?? 'info' }, options.env);
-    const child = spawn(process.execPath, [path.join(root, 'bin', 'facefleet.js'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    return new CliProcess(child);
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(root, 'bin', 'facefleet.js'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    return new FacefleetProcess(child, { ...options, name: options.name ?? `facefleet ${args[0] ?? ''}`.trim() });
   }
 
   /** The process id. */
@@ -80,12 +97,27 @@ export class CliProcess {
     return this.status === undefined;
   }
 
-  /** Everything written to stdout so far. */
+  /** How the process ended, once it has. */
+  get exitStatus(): ExitStatus | undefined {
+    return this.status;
+  }
+
+  /** True when the process exited without {@link kill} or {@link stop} ending it: a crash. */
+  get crashed(): boolean {
+    return this.status !== undefined && !this.intended;
+  }
+
+  /** The file its output is appended to, when there is one. */
+  get logFile(): string | undefined {
+    return this.options.logFile;
+  }
+
+  /** Everything written to stdout so far (its end, with `keepChars`). */
   get stdout(): string {
     return this.stdoutText;
   }
 
-  /** Everything written to stderr so far. */
+  /** Everything written to stderr so far (its end, with `keepChars`). */
   get stderr(): string {
     return this.stderrText;
   }
@@ -118,14 +150,14 @@ export class CliProcess {
     return this.waitFor(`log line "${msg}"`, () => this.log(msg), timeoutMs);
   }
 
+  /** Waits for stderr to match `pattern` (a line that is not a JSON log, e.g. a command's own message); resolves with the match. */
+  waitForOutput(pattern: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
+    return this.waitFor(`output ${pattern}`, () => pattern.exec(this.stderrText) ?? undefined, timeoutMs);
+  }
+
   /** Waits for the worker's `worker started` line (the model is loaded and jobs are being taken). */
   waitForStart(timeoutMs = 60_000): Promise<LogLine> {
     return this.waitForLog('worker started', timeoutMs);
-  }
-
-  /** Sends a signal (no-op once exited). */
-  signal(sig: NodeJS.Signals): void {
-    if (this.running) this.child.kill(sig);
   }
 
   /** Waits for the exit; rejects after `timeoutMs` with the process's stderr in the error. */
@@ -133,15 +165,44 @@ export class CliProcess {
     return this.waitFor('exit', () => this.status, timeoutMs, false);
   }
 
+  /** Sends a signal (no-op once exited): SIGTERM to drain, SIGSTOP and SIGCONT to freeze and thaw. */
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.child.kill(sig);
+  }
+
   /** SIGKILLs the process if it is still running and waits until it is gone. */
   async kill(): Promise<ExitStatus> {
+    this.intended = true;
     this.signal('SIGKILL');
     return this.exited;
   }
 
+  /** SIGTERM (a worker drains), SIGKILL after `timeoutMs`; resolves with how it ended. */
+  async stop(timeoutMs = 30_000): Promise<ExitStatus> {
+    this.intended = true;
+    if (!this.running) return this.exited;
+    return stopProcess(this.child, this.exited, timeoutMs);
+  }
+
+  /** GET of a path of its HTTP server (`/readyz`, `/healthz`, `/metrics`); `undefined` when unreachable or without one. */
+  probe(pathname: string, timeoutMs = 2000): Promise<HttpAnswer | undefined> {
+    const port = this.options.httpPort ?? 0;
+    if (port <= 0) return Promise.resolve(undefined);
+    return httpGet(`http://127.0.0.1:${port}${pathname}`, { timeoutMs });
+  }
+
+  /** Samples the resident size; returns the highest seen so far (the larger of `VmRSS` and `VmHWM`), MiB. */
+  sampleRss(): number {
+    const m = readProcMemory(this.pid);
+    if (m) this.peakRssMb = Math.max(this.peakRssMb, m.rssMb, m.hwmMb);
+    return this.peakRssMb;
+  }
+
   private append(stream: 'stdout' | 'stderr', data: string): void {
-    if (stream === 'stdout') this.stdoutText += data;
-    else this.stderrText += data;
+    this.logStream?.write(data);
+    const keep = this.options.keepChars;
+    if (stream === 'stdout') this.stdoutText = keep ? (this.stdoutText + data).slice(-keep) : this.stdoutText + data;
+    else this.stderrText = keep ? (this.stderrText + data).slice(-keep) : this.stderrText + data;
     this.notify();
   }
 
@@ -162,118 +223,15 @@ export class CliProcess {
           resolve(value);
         } else if (failOnExit && this.status) {
           done();
-          reject(new Error(`process ${this.pid} exited (${JSON.stringify(this.status)}) before ${what}; stderr:\n${this.stderrText}`));
+          reject(new Error(`${this.name} (pid ${this.pid}) exited (${JSON.stringify(this.status)}) before ${what}; stderr:\n${this.stderrText.slice(-4000)}`));
         }
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`no ${what} from process ${this.pid} within ${timeoutMs} ms; stderr:\n${this.stderrText.slice(-4000)}`));
+        reject(new Error(`no ${what} from ${this.name} (pid ${this.pid}) within ${timeoutMs} ms; stderr:\n${this.stderrText.slice(-4000)}`));
       }, timeoutMs);
       this.listeners.add(check);
       check();
     });
-  }
-}
-
-/** The processes a test file spawned, so `afterAll` can kill every one of them even after a failure. */
-export class ProcessGroup {
-  private readonly processes: CliProcess[] = [];
-
-  /** Spawns `node bin/facefleet.js <args>` and tracks it. */
-  spawn(args: readonly string[], options: SpawnOptions = {}): CliProcess {
-    const p = CliProcess.spawn(args, options);
-    this.processes.push(p);
-    return p;
-  }
-
-  /** Spawns `facefleet worker` on a queue, metrics server off, with extra flags. */
-  spawnWorker(redisUrl: string, queue: string, flags: readonly string[] = [], options: SpawnOptions = {}): CliProcess {
-    return this.spawn(['worker', '--queue', queue, '--metrics-port', '0', ...flags], { ...options, env: { REDIS_URL: redisUrl, FACEFLEET_FILE_ROOTS: testFileRootsFlag(), ...options.env } });
-  }
-
-  /** SIGKILLs every process still running and waits for them. */
-  async killAll(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.kill()));
-  }
-}
-
-/** One image of a {@link PhotoSet}. */
-export interface PhotoCopy {
-  /** Key relative to the source folder, e.g. `copy-017/faces-basic/astronaut.png`; also the result's key. */
-  key: string;
-  /** Absolute path of the copy. */
-  path: string;
-}
-
-/**
- * Copies the decodable fixture photos into `dir` under `copy-NNN/<fixture folder>/`, round after
- * round, until there are `count` images (error fixtures are left out so every job should succeed).
- */
-export function copyPhotos(dir: string, count: number): PhotoCopy[] {
-  const photos = allFixtures().filter((f) => !f.expectError);
-  if (photos.length === 0) throw new Error('no decodable fixture photos');
-  const copies: PhotoCopy[] = [];
-  for (let n = 0; copies.length < count; n++) {
-    const folder = `copy-${String(n).padStart(3, '0')}`;
-    for (const f of photos.slice(0, count - copies.length)) {
-      const key = `${folder}/${path.relative(fixturesRoot(), f.path).split(path.sep).join('/')}`;
-      fs.mkdirSync(path.dirname(path.join(dir, key)), { recursive: true });
-      fs.copyFileSync(f.path, path.join(dir, key));
-      copies.push({ key, path: path.join(dir, key) });
-    }
-  }
-  return copies;
-}
-
-/** What a results folder holds. */
-export interface ResultsScan {
-  /** Result files by key (`<key>.json` → `<key>`). */
-  results: Map<string, DetectionResult>;
-  /** Result files that do not parse as a result of their own key, with the reason. */
-  bad: Array<{ file: string; reason: string }>;
-  /** Leftover temporary files of interrupted writes (`.<name>.<random>.tmp`). */
-  temps: string[];
-  /** Any other file. */
-  other: string[];
-}
-
-/** Reads every file under a results folder (missing folder: empty). */
-export function scanResults(dir: string): ResultsScan {
-  const scan: ResultsScan = { results: new Map(), bad: [], temps: [], other: [] };
-  if (!fs.existsSync(dir)) return scan;
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const file = path.relative(dir, path.join(entry.parentPath, entry.name));
-    if (/^\..+\.tmp$/.test(entry.name)) scan.temps.push(file);
-    else if (!file.endsWith('.json')) scan.other.push(file);
-    else {
-      const key = file.slice(0, -'.json'.length);
-      try {
-        const result = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as DetectionResult;
-        if (result.key !== key) scan.bad.push({ file, reason: `key is ${JSON.stringify(result.key)}` });
-        else if (!Array.isArray(result.faces)) scan.bad.push({ file, reason: 'no faces array' });
-        else scan.results.set(key, result);
-      } catch (err) {
-        scan.bad.push({ file, reason: err instanceof Error ? err.message : String(err) });
-      }
-    }
-  }
-  return scan;
-}
-
-/** Number of `.json` files under a folder (cheap progress probe; missing folder: 0). */
-export function countJsonFiles(dir: string): number {
-  if (!fs.existsSync(dir)) return 0;
-  return fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.json')).length;
-}
-
-/** Polls `probe` every `intervalMs` until it returns a value other than `undefined`; rejects after `timeoutMs`. */
-export async function pollUntil<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -9,16 +9,21 @@ export interface ProcMemory {
 }
 
 /**
- * Reads `VmRSS` and `VmHWM` from `/proc/<pid>/status` (Linux). `null` when the process is gone or
- * there is no procfs (other systems), so callers report "unknown" instead of failing a benchmark.
+ * A procfs file (`/proc/<pid>/status`, `/proc/stat` …) as text; `null` when the process is gone or
+ * there is no procfs (other systems), so callers report "unknown" instead of failing a measurement.
  */
-export function readProcMemory(pid: number): ProcMemory | null {
-  let text: string;
+export function readProc(file: string): string | null {
   try {
-    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return fs.readFileSync(`/proc/${file}`, 'utf8');
   } catch {
     return null;
   }
+}
+
+/** Reads `VmRSS` and `VmHWM` from `/proc/<pid>/status` (Linux); `null` where {@link readProc} is. */
+export function readProcMemory(pid: number): ProcMemory | null {
+  const text = readProc(`${pid}/status`);
+  if (text === null) return null;
   const kib = (field: string): number | undefined => {
     const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(text);
     return m ? Number(m[1]) : undefined;

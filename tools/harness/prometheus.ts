@@ -1,10 +1,10 @@
-import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { findRepoRoot } from '../../src/models/registry';
-import { freePort } from './free-port';
+import { Daemon, startDaemon } from './daemon';
 
 /** The repository's rule file. */
 export const RULES_FILE = path.join(findRepoRoot(), 'prometheus-rules', 'facefleet.rules.yml');
@@ -105,85 +105,42 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
   for (const [name, groups] of Object.entries(options.rules ?? {})) writeRuleGroups(path.join(dir, name), groups);
   const configFile = path.join(dir, 'prometheus.yml');
   fs.writeFileSync(configFile, YAML.stringify(options.config));
-  const logFile = path.join(dir, 'prometheus.log');
-  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const out = fs.openSync(logFile, 'a');
-    const child: ChildProcess = spawn(
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon({
+      name: 'prometheus',
       bin,
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${path.join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--web.enable-lifecycle',
-        ...(options.flags ?? []),
-      ],
-      { cwd: dir, stdio: ['ignore', out, out] },
-    );
-    fs.closeSync(out);
-    let exited = false;
-    child.once('exit', () => (exited = true));
-    const deadline = Date.now() + readyTimeoutMs;
-    let ready = false;
-    while (!exited && Date.now() < deadline) {
-      ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
-      if (ready) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
-    if (!ready) {
-      child.kill('SIGKILL');
-      // A port taken between freePort() and the bind: try again on another.
-      if (attempt < 3 && /address already in use/.test(log())) continue;
-      if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
-      throw new Error(`prometheus did not get ready on ${url}:\n${log().slice(-3000)}`);
-    }
-    const api = async <T>(p: string): Promise<T> => {
-      const res = await fetch(`${url}${p}`);
-      const body = (await res.json()) as { status: string; data: T; error?: string };
-      if (body.status !== 'success') throw new Error(`prometheus ${p}: ${body.error}`);
-      return body.data;
-    };
-    let stopped: Promise<void> | undefined;
-    return {
-      url,
-      port,
+      args: (port) => [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', ...(options.flags ?? [])],
       dir,
-      log,
-      query: async (expr) => (await api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result,
-      alerts: async () => (await api<{ alerts: Array<{ labels: Record<string, string>; annotations: Record<string, string>; state: string }> }>('/api/v1/alerts')).alerts,
-      targets: async () => (await api<{ activeTargets: Array<{ labels: Record<string, string>; health: string; lastError: string }> }>('/api/v1/targets')).activeTargets,
-      stop() {
-        stopped ??= (async () => {
-          if (!exited) {
-            const gone = new Promise<void>((r) => child.once('exit', () => r()));
-            child.kill('SIGTERM');
-            let timer: NodeJS.Timeout | undefined;
-            await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-            clearTimeout(timer);
-            if (!exited) child.kill('SIGKILL');
-          }
-          if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
-        })();
-        return stopped;
-      },
-    };
+      logFile: path.join(dir, 'prometheus.log'),
+      readyPath: '/-/ready',
+      readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    });
+  } catch (err) {
+    if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
-}
-
-/**
- * Polls `check` every `intervalMs` until it returns a value other than undefined, or throws after
- * `timeoutMs` with `describe()` (the state seen last) in the message.
- */
-export async function waitUntil<T>(check: () => Promise<T | undefined>, timeoutMs: number, describe: () => string | Promise<string>, intervalMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${await describe()}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  const { url, port, log } = daemon;
+  const api = async <T>(p: string): Promise<T> => {
+    const res = await fetch(`${url}${p}`);
+    const body = (await res.json()) as { status: string; data: T; error?: string };
+    if (body.status !== 'success') throw new Error(`prometheus ${p}: ${body.error}`);
+    return body.data;
+  };
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    dir,
+    log,
+    query: async (expr) => (await api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result,
+    alerts: async () => (await api<{ alerts: Array<{ labels: Record<string, string>; annotations: Record<string, string>; state: string }> }>('/api/v1/alerts')).alerts,
+    targets: async () => (await api<{ activeTargets: Array<{ labels: Record<string, string>; health: string; lastError: string }> }>('/api/v1/targets')).activeTargets,
+    stop() {
+      stopped ??= daemon.stop().then(() => {
+        if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+      });
+      return stopped;
+    },
+  };
 }

@@ -1,35 +1,49 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { FacefleetError } from '../errors';
-import { freePort } from '../lifecycle/free-port';
-import { hasRedisServer } from '../queue/private-redis';
+import { FacefleetError } from '../../src/errors';
+import { hasRedisServer, PrivateRedis, PrivateRedisOptions, startPrivateRedis } from '../../src/queue/private-redis';
+import { sleep } from './poll';
 
-/** Options of a {@link ChaosRedis}. */
-export interface ChaosRedisOptions {
+export type { PrivateRedis };
+
+/**
+ * Starts a real redis-server on a free loopback port, in a temp folder removed on `stop()`: the
+ * launcher of the demo's private Redis (`src/queue/private-redis.ts`), the one every Redis here builds on.
+ */
+export function startRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  return startPrivateRedis(options);
+}
+
+/** A queue name no other test or scenario uses: `<label>-<random>`. */
+export function uniqueQueue(label = 'test'): string {
+  return `${label}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Options of a {@link RedisServer}. */
+export interface RedisServerOptions {
   /** Data directory (AOF, log); kept across restarts, never removed here. */
   dir: string;
   /** `requirepass`; the URL carries it. */
   password: string;
   /** `appendonly yes` with `appendfsync everysec`. @defaultValue true */
   aof?: boolean;
-  /** `maxmemory` in MiB (0: none). @defaultValue 0 */
-  maxMemoryMb?: number;
+  /** Extra `redis-server` arguments (a TLS port and its certificates, say). */
+  args?: string[];
 }
 
 /**
- * A `redis-server` the chaos suite can stop and start again on the same loopback port and data
- * directory, as an operator restarting Redis would: AOF `everysec` (the README's production advice),
- * `noeviction`, a password. Unlike the demo's private Redis it survives `stop()`: `start()` brings the
- * same data back from the AOF.
+ * A password-protected `redis-server` that can be stopped and started again on the same loopback port
+ * and data directory, as an operator restarting Redis would: AOF `everysec` (the README's production
+ * advice), `noeviction`. Unlike {@link startRedis}'s it survives `stop()`: `start()` brings the same
+ * data back from the AOF. Used by the chaos suite and by the tests of authentication.
  */
-export class ChaosRedis {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
+export class RedisServer {
+  private server: PrivateRedis | undefined;
+  private pid = 0;
   private portValue = 0;
 
-  constructor(private readonly options: ChaosRedisOptions) {}
+  constructor(private readonly options: RedisServerOptions) {}
 
   /** Data directory (AOF and log). */
   get dir(): string {
@@ -48,64 +62,46 @@ export class ChaosRedis {
 
   /** True while the server process runs. */
   get running(): boolean {
-    return this.child !== undefined;
+    return this.server !== undefined;
   }
 
   /** Starts the server (first call: on a free port; later calls: on the same port and directory). */
   async start(): Promise<void> {
-    if (this.child) return;
+    if (this.server) return;
     if (!hasRedisServer()) throw new FacefleetError('E_DEPENDENCY', 'redis-server is not on PATH (Debian/Ubuntu: sudo apt-get install redis-server)');
     fs.mkdirSync(this.options.dir, { recursive: true });
+    const fresh = this.portValue === 0;
     for (let attempt = 0; ; attempt++) {
-      const fresh = this.portValue === 0;
-      const port = fresh ? await freePort() : this.portValue;
-      const args = [
-        '--port', String(port), '--bind', '127.0.0.1', '--dir', this.options.dir, '--save', '', '--daemonize', 'no',
-        '--maxmemory-policy', 'noeviction', '--logfile', path.join(this.options.dir, 'redis.log'),
-        ...(this.options.aof === false ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'everysec']),
-        ...(this.options.maxMemoryMb ? ['--maxmemory', `${this.options.maxMemoryMb}mb`] : []),
-      ];
-      // The password goes in through stdin, never the command line (visible in `ps`).
-      const child = spawn('redis-server', [...args, '-'], { stdio: ['pipe', 'ignore', 'ignore'] });
-      child.stdin?.end(`requirepass "${this.options.password}"\n`);
-      let gone = false;
-      const exited = new Promise<void>((r) => child.once('exit', () => ((gone = true), r())));
-      const deadline = Date.now() + 15_000;
-      while (!(await this.answers(port))) {
-        if (gone || Date.now() > deadline) break;
-        await new Promise((r) => setTimeout(r, 50));
+      try {
+        this.server = await startPrivateRedis({ port: this.portValue, dir: this.options.dir, aof: this.options.aof !== false, args: this.options.args });
+        break;
+      } catch (err) {
+        // A restart must keep its port (clients reconnect to it), which the old process may hold for a
+        // moment; a first start tries three free ports.
+        if (attempt >= (fresh ? 2 : 20)) throw err;
+        if (!fresh) await sleep(250);
       }
-      if (!gone && (await this.answers(port))) {
-        this.child = child;
-        this.exited = exited;
-        this.portValue = port;
-        return;
-      }
-      child.kill('SIGKILL');
-      await exited;
-      // A restart must keep its port (clients reconnect to it); only a first start may try another.
-      if (!fresh && attempt < 20) {
-        await new Promise((r) => setTimeout(r, 250));
-        continue;
-      }
-      if (!fresh || attempt >= 2) throw new FacefleetError('E_DEPENDENCY', `redis-server did not start on port ${port} (log: ${path.join(this.options.dir, 'redis.log')})`);
     }
+    this.portValue = this.server.port;
+    await this.protect();
   }
 
-  /** Stops the server: SIGTERM (Redis writes and fsyncs its AOF on the way out), SIGKILL after 10 s. */
+  /** Stops the server: SIGTERM (Redis writes and fsyncs its AOF on the way out), SIGKILL after 5 s. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    this.child = undefined;
-    child.kill('SIGTERM');
-    const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(late);
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await server.stop();
   }
 
   /** SIGKILLs the server at once (synchronous, for process exit). */
   killNow(): void {
-    this.child?.kill('SIGKILL');
+    if (!this.server || this.pid <= 0) return;
+    try {
+      process.kill(this.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
   }
 
   /** Stops, then starts again on the same port and directory. */
@@ -114,18 +110,19 @@ export class ChaosRedis {
     await this.start();
   }
 
-  private answers(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const sock = net.connect(port, '127.0.0.1');
-      sock.setTimeout(500);
-      // An unauthenticated PING is refused with NOAUTH, which still proves the server is up.
-      sock.once('connect', () => sock.write('PING\r\n'));
-      sock.once('data', (d) => {
-        sock.destroy();
-        resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()));
-      });
-      sock.once('error', () => resolve(false));
-      sock.once('timeout', () => (sock.destroy(), resolve(false)));
-    });
+  /**
+   * Sets the password once the server answers, so it is never on a command line (`ps` shows those) nor
+   * in a file the chaos suite's credential scan reads; notes the server's pid for {@link killNow}.
+   */
+  private async protect(): Promise<void> {
+    const client = new Redis({ host: '127.0.0.1', port: this.portValue, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      this.pid = Number(/^process_id:(\d+)/m.exec(await client.info('server'))?.[1] ?? 0);
+      await client.config('SET', 'requirepass', this.options.password);
+    } finally {
+      client.disconnect();
+    }
   }
 }

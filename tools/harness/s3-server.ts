@@ -4,9 +4,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FacefleetError } from '../errors';
-import { freePort } from '../lifecycle/free-port';
-import { httpStatus } from '../lifecycle/http-status';
+import { FacefleetError } from '../../src/errors';
+import { freePort } from '../../src/lifecycle/free-port';
+import { waitForHttp } from './http-probe';
+import { sleep } from './poll';
+import { ExitStatus, exitOf, stopProcess } from './stop-process';
 
 /** One request of versitygw's access log. */
 export interface AccessLogEntry {
@@ -32,33 +34,50 @@ export function findVersitygw(env: NodeJS.ProcessEnv = process.env): string {
   return found;
 }
 
+/** Options of an {@link S3Server}. */
+export interface S3ServerOptions {
+  /** Folder for data, metadata and logs (created; kept across restarts). @defaultValue a new temp folder, removed on `stop()` */
+  dir?: string;
+  /** ms to wait for the health endpoint to answer. @defaultValue 15000 */
+  readyTimeoutMs?: number;
+}
+
+const HEALTH_PATH = '/health';
+
 /**
- * An S3-compatible server (versitygw, posix backend) the chaos suite can stop for an outage and start
- * again on the same loopback port and data folder, with random root credentials and an access log
- * (every request with its action, key and status: how many times each result was written).
+ * An S3-compatible server (versitygw, posix backend) on a loopback port with random root credentials
+ * and an access log (every request with its action, key and status: how many times each result was
+ * written). Given a folder, it can be stopped for an outage and started again on the same port, data
+ * and metadata store; without one it lives in a temp folder that `stop()` removes.
  */
-export class ChaosS3 {
+export class S3Server {
   /** Root access key. */
   readonly accessKeyId = `ff${randomBytes(8).toString('hex')}`;
   /** Root secret key. */
   readonly secretAccessKey = randomBytes(20).toString('hex');
+  /** Signing region the server expects. */
   readonly region = 'us-east-1';
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private portValue = 0;
-  private sidecar = false;
+  /** The folder of data, metadata and logs. */
+  readonly dir: string;
   /** The posix backend folder: one sub-folder per bucket. */
   readonly dataDir: string;
   /** Object metadata when the file system has no extended attributes. */
   readonly metaDir: string;
   /** The access log of every start, appended. */
   readonly accessLog: string;
+  private readonly ownDir: boolean;
+  private child: ChildProcess | undefined;
+  private exited: Promise<ExitStatus> = Promise.resolve({ code: 0, signal: null });
+  private portValue = 0;
+  private metadata: 'xattr' | 'sidecar' = 'xattr';
+  private readonly onExit = () => this.killNow();
 
-  /** @param dir - Folder for data, metadata and logs (created; kept across restarts). */
-  constructor(private readonly dir: string) {
-    this.dataDir = path.join(dir, 'data');
-    this.metaDir = path.join(dir, 'meta');
-    this.accessLog = path.join(dir, 'access.log');
+  constructor(private readonly options: S3ServerOptions = {}) {
+    this.ownDir = !options.dir;
+    this.dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'facefleet-s3-'));
+    this.dataDir = path.join(this.dir, 'data');
+    this.metaDir = path.join(this.dir, 'meta');
+    this.accessLog = path.join(this.dir, 'access.log');
   }
 
   /** `http://127.0.0.1:<port>`. */
@@ -69,6 +88,11 @@ export class ChaosS3 {
   /** True while the server process runs. */
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  /** Where object metadata lives: extended attributes, or the sidecar folder where the file system has none. */
+  get metadataStore(): 'xattr' | 'sidecar' {
+    return this.metadata;
   }
 
   /** The environment a worker or producer needs to reach this server. */
@@ -89,55 +113,60 @@ export class ChaosS3 {
   }
 
   /**
-   * Starts the server: the first time on a free port (extended attributes for metadata, or a sidecar
-   * folder where the file system has none); later on the same port, folder and metadata store.
+   * Starts the server and waits until its health endpoint answers: the first time on a free port
+   * (extended attributes for metadata, or a sidecar folder where the file system has none; two tries
+   * each, on new ports, in case a port was taken meanwhile), later on the same port, folder and
+   * metadata store.
    */
   async start(): Promise<void> {
     if (this.child) return;
     const binary = findVersitygw();
     fs.mkdirSync(this.dataDir, { recursive: true });
     fs.mkdirSync(this.metaDir, { recursive: true });
-    const tries: boolean[] = this.portValue === 0 ? [false, false, true, true] : Array.from({ length: 40 }, () => this.sidecar);
-    for (const sidecar of tries) {
+    // xattr metadata first (versitygw refuses to start where user xattrs are unsupported, e.g. old
+    // tmpfs); then the sidecar folder, which works anywhere but keeps stale metadata when an object is
+    // overwritten without any (versitygw v1.8.0).
+    const tries: Array<'xattr' | 'sidecar'> = this.portValue === 0 ? ['xattr', 'xattr', 'sidecar', 'sidecar'] : Array.from({ length: 40 }, () => this.metadata);
+    let output = '';
+    for (const metadata of tries) {
       const port = this.portValue || (await freePort());
-      const args = ['--port', `127.0.0.1:${port}`, '--region', this.region, '--health', '/health', '--quiet', '--access-log', this.accessLog, 'posix'];
-      if (sidecar) args.push('--sidecar', this.metaDir);
+      const args = ['--port', `127.0.0.1:${port}`, '--region', this.region, '--health', HEALTH_PATH, '--quiet', '--access-log', this.accessLog, 'posix'];
+      if (metadata === 'sidecar') args.push('--sidecar', this.metaDir);
       args.push(this.dataDir);
       const child = spawn(binary, args, {
+        // A minimal environment, so no VGW_* or ROOT_* variable of the caller changes the server.
         env: { PATH: process.env.PATH ?? '', HOME: this.dir, ROOT_ACCESS_KEY_ID: this.accessKeyId, ROOT_SECRET_ACCESS_KEY: this.secretAccessKey },
-        stdio: ['ignore', 'ignore', 'ignore'],
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
+      output = '';
+      const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
+      child.stdout?.on('data', keep);
+      child.stderr?.on('data', keep);
+      const exited = exitOf(child);
       let gone = false;
-      const exited = new Promise<void>((r) => child.once('exit', () => ((gone = true), r())));
-      const deadline = Date.now() + 15_000;
-      let ready = false;
-      while (!gone && Date.now() < deadline && !(ready = (await httpStatus(`http://127.0.0.1:${port}/health`)) === 200)) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      if (ready && !gone) {
+      void exited.then(() => (gone = true));
+      if (await waitForHttp(`http://127.0.0.1:${port}${HEALTH_PATH}`, { timeoutMs: this.options.readyTimeoutMs ?? 15_000, gone: () => gone })) {
         this.child = child;
         this.exited = exited;
         this.portValue = port;
-        this.sidecar = sidecar;
+        this.metadata = metadata;
+        process.on('exit', this.onExit);
         return;
       }
-      child.kill('SIGKILL');
-      await exited;
+      await stopProcess(child, exited, 5000);
       // The old port may linger in TIME_WAIT for a moment after a stop.
-      await new Promise((r) => setTimeout(r, 250));
+      if (this.portValue) await sleep(250);
     }
-    throw new FacefleetError('E_DEPENDENCY', `versitygw did not start (${binary})`);
+    throw new FacefleetError('E_DEPENDENCY', `versitygw did not start (${binary}); its last output:\n${output}`);
   }
 
-  /** Stops the server (SIGTERM, SIGKILL after 5 s); the data folder stays. */
+  /** Stops the server (SIGTERM, SIGKILL after 5 s); its folder stays, unless it is the server's own temp folder. Idempotent. */
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child) return;
     this.child = undefined;
-    child.kill('SIGTERM');
-    const late = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await this.exited;
-    clearTimeout(late);
+    process.off('exit', this.onExit);
+    if (child) await stopProcess(child, this.exited, 5000);
+    if (this.ownDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** SIGKILLs the server at once (synchronous, for process exit). */
@@ -176,4 +205,16 @@ export class ChaosS3 {
     }
     return entries;
   }
+}
+
+/** Starts an {@link S3Server} in its own temp folder (removed on `stop()`) for one test file. */
+export async function startS3Server(options: Omit<S3ServerOptions, 'dir'> = {}): Promise<S3Server> {
+  const server = new S3Server(options);
+  try {
+    await server.start();
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
 }

@@ -110,10 +110,13 @@ Label matchers of the queue-depth series: this queue, the three states a worker 
 {{/*
 The queue depth in jobs. Every worker reads the same BullMQ counts and exports them, so N workers
 report N identical copies of each state: max by (state) keeps one copy per state (sum across pods
-would count the backlog N times and scale on N x the real depth), then sum adds up the states.
+would count the backlog N times and scale on N x the real depth), then sum adds up the states. A
+split queue (config.shards > 1) reports each shard under a shard label, read by the workers that
+consume it: one copy per shard and state, then the sum over shards and states.
 */}}
 {{- define "facefleet.queueDepthQuery" -}}
-sum(max by (state) (facefleet_queue_jobs{ {{- include "facefleet.queueDepthMatchers" . -}} }))
+{{- $by := ternary "shard, state" "state" (gt (int .Values.config.shards) 1) -}}
+sum(max by ({{ $by }}) (facefleet_queue_jobs{ {{- include "facefleet.queueDepthMatchers" . -}} }))
 {{- end -}}
 
 {{/* Redis: the env entries that define REDIS_URL (and the password it is composed with). */}}
@@ -138,6 +141,8 @@ sum(max by (state) (facefleet_queue_jobs{ {{- include "facefleet.queueDepthMatch
 - name: REDIS_URL
   value: {{ $r.url | quote }}
 {{- end }}
+- name: FACEFLEET_REDIS_CLUSTER
+  value: {{ $r.cluster | quote }}
 {{- end -}}
 
 {{/* S3: endpoint, region, addressing and credentials from existingSecret. */}}
@@ -183,10 +188,13 @@ sum(max by (state) (facefleet_queue_jobs{ {{- include "facefleet.queueDepthMatch
 
 {{/* Queue and logging settings shared by the worker and the producer. */}}
 {{- define "facefleet.queueEnv" -}}
+{{- include "facefleet.checkQueueLayout" . -}}
 - name: FACEFLEET_QUEUE
   value: {{ .Values.config.queue | quote }}
 - name: FACEFLEET_REDIS_PREFIX
   value: {{ .Values.config.redisPrefix | quote }}
+- name: FACEFLEET_SHARDS
+  value: {{ include "facefleet.number" .Values.config.shards }}
 - name: FACEFLEET_MODEL
   value: {{ .Values.config.model | quote }}
 - name: FACEFLEET_LOG_LEVEL
@@ -197,4 +205,20 @@ sum(max by (state) (facefleet_queue_jobs{ {{- include "facefleet.queueDepthMatch
 {{- define "facefleet.tmpVolume" -}}
 - name: tmp
   emptyDir: {}
+{{- end -}}
+
+{{/*
+The checks the worker makes of the queue layout at start (src/config/common.ts, queueLayoutProblems),
+made at render time: a split queue's shards are hash tags of their own, so braces in the prefix or
+the queue name would put every shard in one slot; an unsplit queue on a Redis Cluster needs one tag.
+*/}}
+{{- define "facefleet.checkQueueLayout" -}}
+{{- $c := .Values.config -}}
+{{- if gt (int $c.shards) 1 -}}
+{{- if or (contains "{" $c.redisPrefix) (contains "}" $c.redisPrefix) (contains "{" $c.queue) (contains "}" $c.queue) -}}
+{{- fail (printf "config.shards %d: each shard's queue name is its own hash tag ({%s-0} ...), so config.redisPrefix (%s) and config.queue (%s) must hold no braces" (int $c.shards) $c.queue $c.redisPrefix $c.queue) -}}
+{{- end -}}
+{{- else if and .Values.redis.cluster (not (regexMatch "^[^{]*\\{[^}]+\\}" (printf "%s:%s:" $c.redisPrefix $c.queue))) -}}
+{{- fail (printf "redis.cluster with config.shards 1: the queue's keys must share one slot, so config.redisPrefix needs a hash tag such as {facefleet} (given %s), or split the queue with config.shards" $c.redisPrefix) -}}
+{{- end -}}
 {{- end -}}

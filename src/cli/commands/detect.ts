@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { imageLimits, loadDetectConfig } from '../config/model-config';
-import type { Face } from '../detectors/detector';
-import { detectImage } from '../engine/detect-image';
-import { loadModel } from '../engine/build-engine';
-import { classify } from '../errors';
-import { annotateImage } from '../imaging/annotate';
-import { readLocalFile } from '../storage/read-regular-file';
+import { imageLimits, loadDetectConfig } from '../../config/model-config';
+import type { Face } from '../../detectors/detector';
+import { detectImage } from '../../engine/detect-image';
+import { loadModel } from '../../engine/build-engine';
+import { classify } from '../../errors';
+import { annotateImage } from '../../imaging/annotate';
+import { readLocalFile } from '../../storage/read-regular-file';
 
 /** One entry of `facefleet detect` output, in input order. */
 export interface DetectEntry {
@@ -23,7 +23,7 @@ export interface DetectEntry {
  * Runs a model on local files without a queue. All files go through the batcher together (bounded),
  * so they share batches. Prints a JSON array with `--json`, a table otherwise; exit 2 when any failed.
  */
-export async function runDetect(files: string[], flags: Record<string, unknown>): Promise<number> {
+export async function run(flags: Record<string, unknown>, files: readonly string[] = []): Promise<number> {
   const config = loadDetectConfig(flags);
   const limits = imageLimits(config);
   const model = await loadModel(config, { onPull: (m) => process.stderr.write(`${m}\n`) });

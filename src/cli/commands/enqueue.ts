@@ -1,31 +1,27 @@
 /**
- * Entry point of `facefleet enqueue`: read config, stream keys into the queue as one run, optionally
+ * `facefleet enqueue`: read config, stream keys into the queue as one run, optionally
  * follow it to the end.
  */
-import { Queue } from 'bullmq';
 import cliProgress from 'cli-progress';
-import { watchRun } from '../src/cli/run-progress';
-import { runTtlSeconds } from '../src/config/common';
-import { loadProducerConfig } from '../src/config/producer-config';
-import { enqueueRun } from '../src/producer/enqueue-run';
-import { fromArgs, fromManifest, fromPrefix, SourceKey } from '../src/producer/key-sources';
-import { connectRedis } from '../src/queue/connection';
-import { RunStore } from '../src/queue/run-store';
-import { s3ClientConfigFromEnv } from '../src/storage/s3-client-config';
-import { StoreRegistry } from '../src/storage/store-registry';
+import { watchRun } from '../../progress/run-progress';
+import { runTtlSeconds } from '../../config/common';
+import { loadProducerConfig } from '../../config/producer-config';
+import { fieldLabel } from '../../config/parse';
+import { enqueueRun } from '../../producer/enqueue-run';
+import { fromArgs, fromManifest, fromPrefix, SourceKey } from '../../producer/key-sources';
+import { connectQueue } from '../../queue/queue-handles';
+import { s3ClientConfigFromEnv } from '../../storage/s3-client-config';
+import { StoreRegistry } from '../../storage/store-registry';
 
 /** Runs an enqueue from CLI flags and positional keys; resolves with the process exit code. */
-export async function runEnqueue(keys: string[], flags: Record<string, unknown>): Promise<number> {
+export async function run(flags: Record<string, unknown>, keys: readonly string[] = []): Promise<number> {
   const config = loadProducerConfig(flags);
   const sources = [keys.length > 0, !!config.prefix, !!config.manifest].filter(Boolean).length;
   if (sources !== 1) throw new Error('give exactly one source of keys: keys as arguments, --prefix URL, or --manifest FILE');
   const sayRedisError = (err: Error) => process.stderr.write(`facefleet enqueue: redis: ${err.message}\n`);
   // A refused password ends the command here (E_CONFIG); an unreachable Redis is retried, saying why.
-  const redis = await connectRedis(config.redisUrl, { onError: sayRedisError });
-  const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
-  // Without a listener BullMQ prints connection errors with console.error.
-  queue.on('error', sayRedisError);
-  const runs = new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix }, { ttlSeconds: runTtlSeconds(config.runTtlDays) });
+  // A shard count other than the one recorded for the queue ends it here too (E_CONFIG).
+  const { redis, queues, runs, close } = await connectQueue(config, { field: fieldLabel(config, 'shards'), onError: sayRedisError, runs: { ttlSeconds: runTtlSeconds(config.runTtlDays) } });
   const stores = new StoreRegistry({ s3: s3ClientConfigFromEnv(process.env) });
   const interactive = !config.json && process.stderr.isTTY === true;
   const abort = new AbortController();
@@ -49,7 +45,7 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
       else if (!paused) process.stderr.write(`facefleet enqueue: ${note}\n`);
       paused = true;
     };
-    const report = await enqueueRun(queue, redis, runs, stream, {
+    const report = await enqueueRun(queues, redis, runs, stream, {
       runId: config.runId,
       results: config.results,
       model: config.model,
@@ -58,7 +54,7 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
       chunkSize: config.chunkSize,
       maxBacklog: config.maxBacklog,
       maxRedisMemoryMb: config.maxRedisMemoryMb,
-      policy: { attempts: config.attempts, backoffMs: 2000, keepCompleted: 1000, keepFailed: 50_000 },
+      policy: { attempts: config.attempts, backoffMs: 2000, keepCompleted: config.keepCompleted, keepFailed: 50_000 },
       onBackpressure: (backlog) => waiting(`waiting: backlog ${backlog} ≥ --max-backlog ${config.maxBacklog}; enqueueing resumes as workers take jobs`),
       onMemoryPressure: (usedMb) => waiting(`waiting: Redis uses ${usedMb.toFixed(0)} MiB > --max-redis-memory-mb ${config.maxRedisMemoryMb}; enqueueing resumes below it`),
       onProgress: (n, dup) => {
@@ -80,8 +76,7 @@ export async function runEnqueue(keys: string[], flags: Record<string, unknown>)
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await queue.close();
     await stores.closeAll();
-    await redis.quit().catch(() => redis.disconnect());
+    await close();
   }
 }

@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { imageProgressBar } from './run-progress';
-import { EvalConfig, loadEvalConfig } from '../config/eval-config';
-import { imageLimits } from '../config/model-config';
-import { detectImage } from '../engine/detect-image';
-import { loadModel } from '../engine/build-engine';
-import { FacefleetError } from '../errors';
-import { AnnotationSource, loadAnnotations } from '../eval/annotations';
-import { CollectedImage, collectDetections } from '../eval/collect-detections';
-import { renderPrPlotPng } from '../eval/pr-plot';
-import { RecallGroup, scoreDetections } from '../eval/score';
+import { imageProgressBar } from '../../progress/run-progress';
+import { EvalConfig, loadEvalConfig } from '../../config/eval-config';
+import { imageLimits } from '../../config/model-config';
+import { detectImage } from '../../engine/detect-image';
+import { loadModel } from '../../engine/build-engine';
+import { FacefleetError } from '../../errors';
+import { AnnotationSource, loadAnnotations } from '../../eval/annotations';
+import { CollectedImage, collectDetections } from '../../eval/collect-detections';
+import { renderPrPlotPng } from '../../eval/pr-plot';
+import { RecallGroup, scoreDetections } from '../../eval/score';
 
 /** Score threshold detections are collected down to, so the PR curve reaches low precision. */
 export const COLLECT_THRESHOLD = 0.05;
@@ -45,7 +45,7 @@ export interface EvalSummary {
  * and prints a table or, with `--json`, one JSON object. Images that cannot be read or decoded are
  * listed and left out of the scores. Resolves with the exit code: 0, or 2 when any image failed.
  */
-export async function runEval(flags: Record<string, unknown>): Promise<number> {
+export async function run(flags: Record<string, unknown>): Promise<number> {
   const config = loadEvalConfig(flags);
   const source = annotationSource(config);
   const iouThreshold = config.iou;

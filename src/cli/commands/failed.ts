@@ -1,8 +1,14 @@
 import { Job, Queue } from 'bullmq';
 import fs from 'node:fs';
-import { loadFailedConfig } from '../config/queue-admin-config';
-import { ERROR_CODES, isErrorCode, parseReason } from '../errors';
-import { connectRedis } from '../queue/connection';
+import { loadFailedConfig } from '../../config/queue-admin-config';
+import { fieldLabel } from '../../config/parse';
+import { ERROR_CODES, FacefleetError, isErrorCode, parseReason } from '../../errors';
+import { retryFailedJob } from '../../queue/failed-retry';
+import { connectQueue } from '../../queue/queue-handles';
+import { runOf } from '../../worker/fleet-worker';
+
+/** What the dead-letter view does: `failed list`, `failed retry`, `failed export`. */
+const FAILED_ACTIONS = ['list', 'retry', 'export'] as const;
 
 /** One failed job as the dead-letter view shows it. */
 export interface FailedEntry {
@@ -22,8 +28,13 @@ export interface FailedFilter {
   code?: string;
 }
 
-/** Walks every failed job, page by page, keeping those that match the filter. */
-export async function* failedJobs(queue: Queue, filter: FailedFilter, pageSize = 500): AsyncGenerator<{ job: Job; entry: FailedEntry }> {
+/** Walks every failed job of every shard's queue, page by page, keeping those that match the filter. */
+export async function* failedJobs(queues: Queue | readonly Queue[], filter: FailedFilter, pageSize = 500): AsyncGenerator<{ job: Job; entry: FailedEntry; shard: number }> {
+  const list: readonly Queue[] = 'getFailed' in queues ? [queues] : queues;
+  for (const [shard, queue] of list.entries()) yield* failedOf(queue, shard, filter, pageSize);
+}
+
+async function* failedOf(queue: Queue, shard: number, filter: FailedFilter, pageSize: number): AsyncGenerator<{ job: Job; entry: FailedEntry; shard: number }> {
   for (let start = 0; ; start += pageSize) {
     const page = await queue.getFailed(start, start + pageSize - 1);
     for (const job of page) {
@@ -40,7 +51,7 @@ export async function* failedJobs(queue: Queue, filter: FailedFilter, pageSize =
       };
       if (filter.run && entry.runId !== filter.run) continue;
       if (filter.code && entry.code !== filter.code) continue;
-      yield { job, entry };
+      yield { job, entry, shard };
     }
     if (page.length < pageSize) return;
   }
@@ -50,17 +61,18 @@ export async function* failedJobs(queue: Queue, filter: FailedFilter, pageSize =
  * `facefleet failed [list|retry|export]`: the dead-letter view. `list` prints failed jobs with codes
  * and messages; `retry` re-queues those whose code is transient (or every one with `--all`); `export`
  * writes them as a JSONL manifest (`source` and `key` per line) that `enqueue --manifest` accepts.
+ * Every shard of the queue is read; a retried job's counted failure is taken back from its run, which
+ * counts it again when it finishes.
  */
-export async function runFailed(action: 'list' | 'retry' | 'export', cliFlags: Record<string, unknown>): Promise<number> {
-  const config = loadFailedConfig(action, cliFlags);
+export async function run(flags: Record<string, unknown>, [given = 'list']: readonly string[] = []): Promise<number> {
+  const action = FAILED_ACTIONS.find((a) => a === given);
+  if (!action) throw new FacefleetError('E_CONFIG', `failed: expected ${FAILED_ACTIONS.join(', ')}, got ${given}`);
+  const config = loadFailedConfig(action, flags);
   if (config.code && !isErrorCode(config.code)) {
     process.stderr.write(`unknown code ${config.code}; codes: ${Object.keys(ERROR_CODES).join(', ')}\n`);
     return 64;
   }
-  const redis = await connectRedis(config.redisUrl, { onError: (err) => process.stderr.write(`facefleet failed: redis: ${err.message}\n`) });
-  const queue = new Queue(config.queue, { connection: redis, prefix: config.redisPrefix });
-  // Without a listener BullMQ prints connection errors whole with console.error.
-  queue.on('error', (err) => process.stderr.write(`facefleet failed: redis: ${err.message}\n`));
+  const { queues: queue, runs, close } = await connectQueue(config, { field: fieldLabel(config, 'shards'), onError: (err) => process.stderr.write(`facefleet failed: redis: ${err.message}\n`), claim: false });
   const filter = { run: config.run, code: config.code };
   try {
     if (action === 'list') {
@@ -76,15 +88,14 @@ export async function runFailed(action: 'list' | 'retry' | 'export', cliFlags: R
     if (action === 'retry') {
       let retried = 0;
       let kept = 0;
-      const chosen: Job[] = [];
-      for await (const { job, entry } of failedJobs(queue, filter)) {
-        const transient = isErrorCode(entry.code) && ERROR_CODES[entry.code] === 'transient';
-        if (config.all || transient) chosen.push(job);
+      const chosen: Array<{ job: Job; entry: FailedEntry; shard: number }> = [];
+      for await (const found of failedJobs(queue, filter)) {
+        const transient = isErrorCode(found.entry.code) && ERROR_CODES[found.entry.code] === 'transient';
+        if (config.all || transient) chosen.push(found);
         else kept++;
       }
-      for (const job of chosen) {
-        await job.retry('failed');
-        retried++;
+      for (const { job, entry, shard } of chosen) {
+        if (await retryFailedJob(job, runs, runOf(job), shard, entry.code)) retried++;
       }
       process.stdout.write(`${JSON.stringify({ retried, kept })}\n`);
       return 0;
@@ -99,7 +110,6 @@ export async function runFailed(action: 'list' | 'retry' | 'export', cliFlags: R
     process.stderr.write(`${n} failed job(s) exported${config.out ? ` to ${config.out}` : ''}\n`);
     return 0;
   } finally {
-    await queue.close();
-    await redis.quit().catch(() => redis.disconnect());
+    await close();
   }
 }

@@ -1,16 +1,13 @@
-import { loadRunsConfig } from '../config/queue-admin-config';
-import { connectRedis } from '../queue/connection';
-import { RunStore } from '../queue/run-store';
+import { loadRunsConfig } from '../../config/queue-admin-config';
+import { fieldLabel } from '../../config/parse';
+import { connectQueue } from '../../queue/queue-handles';
 
 /** `facefleet runs [id]`: lists recent runs or shows one. */
-export async function runRuns(runId: string | undefined, flags: Record<string, unknown>): Promise<number> {
+export async function run(flags: Record<string, unknown>, [runId]: readonly string[] = []): Promise<number> {
   const config = loadRunsConfig(flags);
   const { json } = config;
-  const redis = await connectRedis(config.redisUrl, { onError: (err) => process.stderr.write(`facefleet runs: redis: ${err.message}\n`) });
-  // After the connection is up, later errors (a restart) are retried by ioredis; say why without the error whole.
-  redis.on('error', (err: Error) => process.stderr.write(`facefleet runs: redis: ${err.message}\n`));
+  const { runs: store, close } = await connectQueue(config, { field: fieldLabel(config, 'shards'), onError: (err) => process.stderr.write(`facefleet runs: redis: ${err.message}\n`), claim: false, withQueues: false });
   try {
-    const store = new RunStore(redis, { queue: config.queue, prefix: config.redisPrefix });
     if (runId) {
       const run = await store.get(runId);
       if (!run) {
@@ -32,6 +29,6 @@ export async function runRuns(runId: string | undefined, flags: Record<string, u
     }
     return 0;
   } finally {
-    await redis.quit().catch(() => redis.disconnect());
+    await close();
   }
 }

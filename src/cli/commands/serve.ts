@@ -1,16 +1,17 @@
 /**
- * Entry point of `facefleet serve`: read config, start the server, run until a signal.
+ * `facefleet serve`: read config, start the server, run until a signal.
  */
-import { loadServeConfig } from '../config/serve-config';
-import { failStart } from '../lifecycle/fail-start';
-import { createLogger } from '../telemetry/logger';
-import { bindWarning, startServe } from './start-serve';
+import { loadServeConfig } from '../../config/serve-config';
+import { failStart } from '../../lifecycle/fail-start';
+import { bindWarning, startServe } from '../../serve/start-serve';
+import { createLogger } from '../../telemetry/logger';
 
 /**
- * Starts the HTTP API and console from flags and environment. A start that fails has closed what it
- * opened; the error goes to `failStart` (exit 64 for a bad configuration, 1 otherwise).
+ * Starts the HTTP API and console from flags and environment; resolves with 0 once it listens. A
+ * start that fails has closed what it opened; the error goes to `failStart`, whose exit code (64 for a
+ * bad configuration, 1 otherwise) it resolves with.
  */
-export async function runServe(flags: Record<string, unknown>): Promise<void> {
+export async function run(flags: Record<string, unknown>): Promise<number> {
   const log = createLogger();
   try {
     // commander gives `console: true` unless --no-console is passed; only the explicit false is a flag,
@@ -22,7 +23,8 @@ export async function runServe(flags: Record<string, unknown>): Promise<void> {
     const warning = bindWarning(config);
     if (warning) process.stderr.write(`facefleet serve: WARNING: ${warning}\n`);
     process.stderr.write(`facefleet serve: listening on ${server.url} (console at ${server.url}/, API at ${server.url}/v1, OpenAPI at ${server.url}/openapi.json)\n`);
+    return 0;
   } catch (err) {
-    failStart(err, { command: 'serve', log });
+    return failStart(err, { command: 'serve', log });
   }
 }
