@@ -6,12 +6,13 @@ import { findRepoRoot } from '../../src/models/registry';
 import { enqueueRun } from '../../src/producer/enqueue-run';
 import { fromArgs, fromPrefix } from '../../src/producer/key-sources';
 import { connectQueue, QueueHandles } from '../../src/queue/queue-handles';
-import { isRunFinished, RunStatus } from '../../src/queue/run-store';
+import type { RunStatus } from '../../src/queue/run-store';
 import { shardOf } from '../../src/queue/shards';
 import { StoreRegistry } from '../../src/storage/store-registry';
 import type { FacefleetProcess } from '../../tools/harness/facefleet-process';
 import { pollUntil } from '../../tools/harness/poll';
 import { uniqueQueue } from '../../tools/harness/redis';
+import { waitForRun as waitForRunRecord } from '../support/fleet';
 import { copyPhotos, countJsonFiles, PhotoCopy, scanResults } from '../support/photo-runs';
 import { describeWith } from '../support/prerequisites';
 import { ProcessGroup } from '../support/process-group';
@@ -52,11 +53,7 @@ describeWith({ name: 'redis-server and redis-cli', available: RedisClusterHarnes
   const spawnWorker = (id: string): FacefleetProcess =>
     procs.spawnWorker(cluster.url, queue, ['--redis-cluster', '--shards', String(SHARDS), '--model', 'blazeface', '--batch', '4', '--lock-duration-ms', '5000', '--stalled-interval-ms', '2000', '--worker-id', id], { env: { FACEFLEET_FILE_ROOTS: testFileRootsFlag() } });
 
-  const waitForRun = (runId: string, timeoutMs = 150_000): Promise<RunStatus> =>
-    pollUntil(`run ${runId} finished`, async () => {
-      const s = await q.runs.get(runId);
-      return s && isRunFinished(s) ? s : undefined;
-    }, timeoutMs, 200);
+  const waitForRun = (runId: string, timeoutMs = 150_000): Promise<RunStatus> => waitForRunRecord(q.runs, runId, timeoutMs, 200);
 
   /** Every job of every shard, by state. */
   const jobCounts = async () => {

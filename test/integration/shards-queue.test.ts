@@ -12,13 +12,14 @@ import { fromArgs } from '../../src/producer/key-sources';
 import { createRedis, runKey } from '../../src/queue/connection';
 import { jobIdFor } from '../../src/queue/job-data';
 import { connectQueue, QueueHandles } from '../../src/queue/queue-handles';
-import { isRunFinished, RunStore } from '../../src/queue/run-store';
+import { RunStore } from '../../src/queue/run-store';
 import { checkShardCount, shardCountKey, shardOf, shardsOf } from '../../src/queue/shards';
 import type { RunView } from '../../src/serve/run-view';
 import { startServe } from '../../src/serve/start-serve';
 import { createLogger } from '../../src/telemetry/logger';
 import { startWorker } from '../../src/worker/start-worker';
 import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { waitForRun } from '../support/fleet';
 import { copyPhotos } from '../support/photo-runs';
 import { itWith } from '../support/prerequisites';
 import { testAllowedLocations, testFileRootsFlag } from '../support/test-roots';
@@ -32,15 +33,6 @@ function facefleet(args: string[], env: Record<string, string>) {
   return spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', env: { ...clean, FACEFLEET_LOG_LEVEL: 'warn', ...env }, timeout: 120_000 });
 }
 
-async function waitForRun(runs: RunStore, runId: string, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await runs.get(runId);
-    if (s && isRunFinished(s)) return s;
-    if (Date.now() > deadline) throw new Error(`run ${runId} not finished after ${timeoutMs} ms: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /**
  * A queue split into shards on one real redis-server: where the producer puts each key, the run

@@ -8,6 +8,17 @@ import { createLogger } from '../../src/telemetry/logger';
 import { RunningWorker, startWorker } from '../../src/worker/start-worker';
 import { testFileRootsFlag } from './test-roots';
 
+/** Polls a run record until every enqueued job of the sealed run has an outcome; throws with its last state after `timeoutMs`. */
+export async function waitForRun(runs: Pick<RunStore, 'get'>, runId: string, timeoutMs = 120_000, intervalMs = 100): Promise<RunStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await runs.get(runId);
+    if (s && isRunFinished(s)) return s;
+    if (Date.now() > deadline) throw new Error(`run ${runId} not finished after ${timeoutMs} ms: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
 /** A queue with its producer-side handles and an in-process worker, for integration tests. */
 export interface TestFleet {
   queueName: string;
@@ -36,14 +47,8 @@ export function openFleet(redisUrl: string, queueName: string, redisPrefix = 'bu
       fleet.worker = await startWorker(config, createLogger({ level: 'silent' }), { handleSignals: false });
       return fleet.worker;
     },
-    async waitForRun(runId, timeoutMs = 120_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const s = await runs.get(runId);
-        if (s && isRunFinished(s)) return s;
-        if (Date.now() > deadline) throw new Error(`run ${runId} not finished after ${timeoutMs} ms: ${JSON.stringify(s)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    waitForRun(runId, timeoutMs) {
+      return waitForRun(runs, runId, timeoutMs);
     },
     async failedCodes() {
       const failed = await queue.getFailed(0, -1);
