@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// Decodes and file reads share libuv's thread pool. The engine runs at most one decode per core
-// (`decodeSlots`), so a pool four threads larger always has room for reads and writes. Set before
-// anything touches the pool; an operator's own UV_THREADPOOL_SIZE wins.
-if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(require('node:os').availableParallelism() + 4);
+// libuv's pool is sized (cores + 4, unless UV_THREADPOOL_SIZE is set) before anything touches it.
+require('../dist/src/lifecycle/thread-pool.js').sizeThreadPool();
 // bench and chaos are tooling: built into dist/tools in a source checkout, absent from an image, which
 // ships the product only (the CLI then says they need a checkout).
 const tools = require('node:path').join(__dirname, '..', 'dist', 'tools', 'commands', 'index.js');

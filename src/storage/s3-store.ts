@@ -181,20 +181,24 @@ export class S3Store implements ObjectStore {
     } while (token);
   }
 
+  /** The PutObject of `body` at `key`, with its length, content type and user metadata. */
+  private putCommand(key: string, body: Buffer | string, options: PutOptions, ifNoneMatch?: '*'): PutObjectCommand {
+    return new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Body: body,
+      ContentLength: Buffer.byteLength(body),
+      ContentType: options.contentType,
+      Metadata: options.metadata,
+      ...(ifNoneMatch ? { IfNoneMatch: ifNoneMatch } : {}),
+    });
+  }
+
   /** One PutObject with the content type and user metadata. */
   async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<void> {
     validateKey(key);
     try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: body,
-          ContentLength: Buffer.byteLength(body),
-          ContentType: options.contentType,
-          Metadata: options.metadata,
-        }),
-      );
+      await this.client.send(this.putCommand(key, body, options));
       this.bucketSeen = true;
     } catch (err) {
       throw this.convert(err, 'PutObject', key);
@@ -210,17 +214,7 @@ export class S3Store implements ObjectStore {
       return true;
     }
     try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: body,
-          ContentLength: Buffer.byteLength(body),
-          ContentType: options.contentType,
-          Metadata: options.metadata,
-          IfNoneMatch: '*',
-        }),
-      );
+      await this.client.send(this.putCommand(key, body, options, '*'));
       this.bucketSeen = true;
       return true;
     } catch (err) {

@@ -1,11 +1,10 @@
 import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { Writable } from 'node:stream';
 import { FacefleetError, parseReason } from '../../src/errors';
 import { createRedis } from '../../src/queue/connection';
 import { JOB_NAME, jobIdFor } from '../../src/queue/job-data';
 import { RunStore } from '../../src/queue/run-store';
-import { createLogger } from '../../src/telemetry/logger';
+import { captureLog } from '../support/log-capture';
 import { FleetWorker } from '../../src/worker/fleet-worker';
 import type { JobProcessor } from '../../src/worker/job-processor';
 import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
@@ -37,16 +36,7 @@ describe('job errors', () => {
     const target = { queue: name, prefix: 'bull' };
     const queue = new Queue(name, { connection: conn, prefix: 'bull' });
     closers.push(() => queue.close());
-    const lines: Array<Record<string, unknown>> = [];
-    const log = createLogger({
-      level: 'info',
-      destination: new Writable({
-        write(chunk: Buffer, _enc, done) {
-          for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-          done();
-        },
-      }),
-    });
+    const { log, lines } = captureLog();
     const processor = { model: { id: 'blazeface', version: 'test' }, process: async () => Promise.reject(thrown()) } as unknown as JobProcessor;
     const fleet = new FleetWorker(processor, conn, { target, concurrency: 1, lockDurationMs: 10_000 }, log);
     closers.push(() => fleet.close());

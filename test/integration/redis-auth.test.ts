@@ -5,20 +5,18 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { freePort } from '../../src/lifecycle/free-port';
 import { connectRedis, createRedis } from '../../src/queue/connection';
-import { findRepoRoot } from '../../src/models/registry';
 import { allFixtures } from '../support/fixtures';
 import { httpGet } from '../../tools/harness/http-probe';
+import { runFacefleet } from '../../tools/harness/facefleet-process';
 import { pollUntil } from '../../tools/harness/poll';
 import { RedisServer, uniqueQueue } from '../../tools/harness/redis';
 import { ProcessGroup } from '../support/process-group';
 
-const cli = path.join(findRepoRoot(), 'bin', 'facefleet.js');
 const photos = allFixtures().filter((f) => !f.expectError).slice(0, 3);
 
 /** `facefleet <args>` with only the given environment added (facefleet's own variables scrubbed). */
 function ff(args: string[], env: Record<string, string>, timeoutMs = 60_000) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FACEFLEET_|REDIS_URL$)/.test(k)));
-  return spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...clean, ...env } });
+  return runFacefleet(args, { env, timeoutMs });
 }
 
 /**

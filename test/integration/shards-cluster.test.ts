@@ -1,15 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findRepoRoot } from '../../src/models/registry';
 import { enqueueRun } from '../../src/producer/enqueue-run';
 import { fromArgs, fromPrefix } from '../../src/producer/key-sources';
 import { connectQueue, QueueHandles } from '../../src/queue/queue-handles';
 import type { RunStatus } from '../../src/queue/run-store';
 import { shardOf } from '../../src/queue/shards';
 import { StoreRegistry } from '../../src/storage/store-registry';
-import type { FacefleetProcess } from '../../tools/harness/facefleet-process';
+import { FacefleetProcess, runFacefleet } from '../../tools/harness/facefleet-process';
 import { pollUntil } from '../../tools/harness/poll';
 import { uniqueQueue } from '../../tools/harness/redis';
 import { waitForRun as waitForRunRecord } from '../support/fleet';
@@ -20,7 +18,6 @@ import { RedisClusterHarness } from '../support/redis-cluster';
 import { testFileRootsFlag } from '../support/test-roots';
 
 const SHARDS = 6;
-const root = findRepoRoot();
 
 /**
  * Sharded runs on a real Redis Cluster of three masters (no replicas, AOF everysec,
@@ -39,15 +36,8 @@ describeWith({ name: 'redis-server and redis-cli', available: RedisClusterHarnes
   let photos: PhotoCopy[];
 
   /** `facefleet <args>` against the cluster and this queue. */
-  const facefleet = (args: string[], env: Record<string, string> = {}) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FACEFLEET_|REDIS_URL$)/.test(k)));
-    return spawnSync(process.execPath, [path.join(root, 'bin', 'facefleet.js'), ...args], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...clean, REDIS_URL: cluster.url, FACEFLEET_REDIS_CLUSTER: 'true', FACEFLEET_QUEUE: queue, FACEFLEET_SHARDS: String(SHARDS), FACEFLEET_LOG_LEVEL: 'warn', ...env },
-    });
-  };
+  const facefleet = (args: string[], env: Record<string, string> = {}) =>
+    runFacefleet(args, { logLevel: 'warn', env: { REDIS_URL: cluster.url, FACEFLEET_REDIS_CLUSTER: 'true', FACEFLEET_QUEUE: queue, FACEFLEET_SHARDS: String(SHARDS), ...env } });
 
   /** A worker process on the cluster; a 5 s lock and a 2 s stalled check bring a dead worker's jobs back within seconds. */
   const spawnWorker = (id: string): FacefleetProcess =>

@@ -1,15 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { loadServeConfig } from '../../src/config/serve-config';
 import { loadWorkerConfig } from '../../src/config/worker-config';
 import { findRepoRoot } from '../../src/models/registry';
 import { backlogOf, enqueueRun } from '../../src/producer/enqueue-run';
 import { fromArgs } from '../../src/producer/key-sources';
-import { createRedis, runKey } from '../../src/queue/connection';
+import { runKey } from '../../src/queue/connection';
 import { jobIdFor } from '../../src/queue/job-data';
 import { connectQueue, QueueHandles } from '../../src/queue/queue-handles';
 import { RunStore } from '../../src/queue/run-store';
@@ -18,20 +15,16 @@ import type { RunView } from '../../src/serve/run-view';
 import { startServe } from '../../src/serve/start-serve';
 import { createLogger } from '../../src/telemetry/logger';
 import { startWorker } from '../../src/worker/start-worker';
-import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { uniqueQueue } from '../../tools/harness/redis';
+import { runFacefleet } from '../../tools/harness/facefleet-process';
+import { redisSuite } from '../support/redis-suite';
 import { waitForRun } from '../support/fleet';
 import { copyPhotos } from '../support/photo-runs';
 import { itWith } from '../support/prerequisites';
 import { testAllowedLocations, testFileRootsFlag } from '../support/test-roots';
 
 const root = findRepoRoot();
-const cli = path.join(root, 'bin', 'facefleet.js');
 
-/** `facefleet <args>` with only the given environment's Redis and queue settings. */
-function facefleet(args: string[], env: Record<string, string>) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FACEFLEET_|REDIS_URL$)/.test(k)));
-  return spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', env: { ...clean, FACEFLEET_LOG_LEVEL: 'warn', ...env }, timeout: 120_000 });
-}
 
 
 /**
@@ -40,23 +33,11 @@ function facefleet(args: string[], env: Record<string, string>) {
  * shard count every process must agree on, and serve's run routes over the shards.
  */
 describe('a queue split into shards (one Redis)', () => {
-  let redis: PrivateRedis;
-  let conn: Redis;
-  let tmp: string;
+  const suite = redisSuite('ff-shards-');
 
-  beforeAll(async () => {
-    redis = await startRedis();
-    conn = createRedis(redis.url);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-shards-'));
-  });
 
-  afterAll(async () => {
-    await conn?.quit().catch(() => conn.disconnect());
-    await redis?.stop();
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-  });
 
-  const open = (queue: string, shards: number): Promise<QueueHandles> => connectQueue({ redisUrl: redis.url, queue, redisPrefix: 'bull', shards });
+  const open = (queue: string, shards: number): Promise<QueueHandles> => connectQueue({ redisUrl: suite.redis.url, queue, redisPrefix: 'bull', shards });
 
   it('sends each key to shard sha256(source) mod N and keeps one total per shard, which add up; the same keys again add nothing', async () => {
     const queue = uniqueQueue('split');
@@ -70,7 +51,7 @@ describe('a queue split into shards (one Redis)', () => {
         const jobs = await bq.getWaiting(0, -1);
         expect(jobs.map((j) => j.data.source).sort()).toEqual(mine.sort());
         expect(jobs.map((j) => j.id).sort()).toEqual(mine.map((k) => jobIdFor(k, 'blazeface', 'r1')).sort());
-        expect(Number(await conn.hget(runKey(q.shards[shard], 'r1'), 'total'))).toBe(mine.length);
+        expect(Number(await suite.conn.hget(runKey(q.shards[shard], 'r1'), 'total'))).toBe(mine.length);
         expect(mine.length).toBeGreaterThan(20);
       }
       expect(await q.runs.get('r1')).toMatchObject({ total: 200, done: 0, sealed: true, model: 'blazeface' });
@@ -79,8 +60,8 @@ describe('a queue split into shards (one Redis)', () => {
       expect(again).toEqual({ runId: 'r1', enqueued: 1, duplicates: 50 });
       expect((await q.runs.get('r1'))?.total).toBe(201);
       // Nothing is written under the unsplit queue's keys but the recorded shard count.
-      expect(await conn.keys(`bull:${queue}:*`)).toEqual([shardCountKey({ queue, prefix: 'bull' })]);
-      expect(await conn.get(shardCountKey({ queue, prefix: 'bull' }))).toBe('4');
+      expect(await suite.conn.keys(`bull:${queue}:*`)).toEqual([shardCountKey({ queue, prefix: 'bull' })]);
+      expect(await suite.conn.get(shardCountKey({ queue, prefix: 'bull' }))).toBe('4');
     } finally {
       await q.close();
     }
@@ -89,7 +70,7 @@ describe('a queue split into shards (one Redis)', () => {
   it('never lets the backlog of all shards together exceed --max-backlog', async () => {
     const q = await open(uniqueQueue('bound'), 3);
     const seen: number[] = [];
-    const connections = q.queues.map(() => conn.duplicate());
+    const connections = q.queues.map(() => suite.conn.duplicate());
     const workers = q.queues.map((bq, i) => new Worker(bq.name, async () => new Promise((r) => setTimeout(r, 5)), { connection: connections[i], prefix: 'bull', concurrency: 2 }));
     const sampler = setInterval(() => void backlogOf(q.queues).then((n) => seen.push(n)), 20);
     try {
@@ -128,7 +109,7 @@ describe('a queue split into shards (one Redis)', () => {
       expect(await q.runs.get('once')).toMatchObject({ done: 1, failed: 1, failures: { E_DECODE: 1 } });
       // A job that no longer exists is not counted, and no hash is created for it.
       expect(await q.runs.recordJobs('once', [{ jobKey: 'bull:{x-0}:gone', outcome: 'done' }], shardA)).toBe(0);
-      expect(await conn.exists('bull:{x-0}:gone')).toBe(0);
+      expect(await suite.conn.exists('bull:{x-0}:gone')).toBe(0);
       expect(await q.runs.recordJobs('no-such-run', [a], shardA)).toBeNull();
     } finally {
       await q.close();
@@ -138,33 +119,33 @@ describe('a queue split into shards (one Redis)', () => {
   it('refuses a producer or a worker that splits the queue another way than the first, naming both counts', async () => {
     const queue = uniqueQueue('mismatch');
     const target = { queue, prefix: 'bull', shards: 4 };
-    expect(await checkShardCount(conn, target)).toBe(4);
-    await expect(checkShardCount(conn, { ...target, shards: 2 }, { field: 'shards (--shards)' })).rejects.toMatchObject({
+    expect(await checkShardCount(suite.conn, target)).toBe(4);
+    await expect(checkShardCount(suite.conn, { ...target, shards: 2 }, { field: 'shards (--shards)' })).rejects.toMatchObject({
       code: 'E_CONFIG',
       message: expect.stringMatching(/^shards \(--shards\): queue mismatch-\w+ is split into 4 shard\(s\) on this Redis .*given 2; start it with --shards 4/),
     });
     // Reading commands only check; a queue nobody used has no count.
-    expect(await checkShardCount(conn, { queue: uniqueQueue('fresh'), prefix: 'bull' }, { claim: false })).toBeUndefined();
+    expect(await checkShardCount(suite.conn, { queue: uniqueQueue('fresh'), prefix: 'bull' }, { claim: false })).toBeUndefined();
 
-    const env = { REDIS_URL: redis.url, FACEFLEET_QUEUE: queue };
-    const enqueue = facefleet(['enqueue', '--shards', '2', '--results', `file://${tmp}/out`, `file://${tmp}/x.jpg`], env);
+    const env = { REDIS_URL: suite.redis.url, FACEFLEET_QUEUE: queue };
+    const enqueue = runFacefleet(['enqueue', '--shards', '2', '--results', `file://${suite.tmp}/out`, `file://${suite.tmp}/x.jpg`], { env, logLevel: 'warn' });
     expect(enqueue.status).toBe(64);
     expect(enqueue.stderr).toMatch(/E_CONFIG/);
     expect(enqueue.stderr).toMatch(/split into 4 shard\(s\).*given 2/);
-    const runs = facefleet(['runs', '--json'], { ...env, FACEFLEET_SHARDS: '3' });
+    const runs = runFacefleet(['runs', '--json'], { env: { ...env, FACEFLEET_SHARDS: '3' }, logLevel: 'warn' });
     expect(runs.status).toBe(64);
     expect(runs.stderr).toMatch(/shards \(env FACEFLEET_SHARDS\): queue .* split into 4 shard\(s\).*given 3/);
-    const worker = facefleet(['worker', '--shards', '1', '--model', 'blazeface', '--metrics-port', '0'], env);
+    const worker = runFacefleet(['worker', '--shards', '1', '--model', 'blazeface', '--metrics-port', '0'], { env, logLevel: 'warn' });
     expect(worker.status).toBe(64);
     expect(worker.stderr).toMatch(/split into 4 shard\(s\).*given 1/);
-    expect(await conn.get(shardCountKey(target))).toBe('4');
+    expect(await suite.conn.get(shardCountKey(target))).toBe('4');
   });
 
   const pythonReady = spawnSync('python3', ['-c', 'import bullmq'], { stdio: 'ignore' }).status === 0;
   itWith({ name: 'python3 with the bullmq package', available: pythonReady, install: 'python3 -m pip install -r examples/python/requirements.txt' }, 'the Python producer splits a queue the same way, with the same run records', async () => {
     const queue = uniqueQueue('py');
     const keys = Array.from({ length: 30 }, (_, i) => `file:///photos/py-${i}.jpg`);
-    const run = spawnSync('python3', [path.join(root, 'examples', 'python', 'enqueue.py'), '--redis-url', redis.url, '--queue', queue, '--shards', '3', '--model', 'blazeface', '--results', 'file:///out', '--run-id', 'py-run', ...keys], { encoding: 'utf8' });
+    const run = spawnSync('python3', [path.join(root, 'examples', 'python', 'enqueue.py'), '--redis-url', suite.redis.url, '--queue', queue, '--shards', '3', '--model', 'blazeface', '--results', 'file:///out', '--run-id', 'py-run', ...keys], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toMatchObject({ enqueued: 30, duplicates: 0 });
     const q = await open(queue, 3);
@@ -178,18 +159,18 @@ describe('a queue split into shards (one Redis)', () => {
     } finally {
       await q.close();
     }
-    const refused = spawnSync('python3', [path.join(root, 'examples', 'python', 'enqueue.py'), '--redis-url', redis.url, '--queue', queue, '--shards', '2', '--results', 'file:///out', 'file:///photos/x.jpg'], { encoding: 'utf8' });
+    const refused = spawnSync('python3', [path.join(root, 'examples', 'python', 'enqueue.py'), '--redis-url', suite.redis.url, '--queue', queue, '--shards', '2', '--results', 'file:///out', 'file:///photos/x.jpg'], { encoding: 'utf8' });
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/split into 3 shard\(s\)/);
   });
 
   it('serve enqueues over the shards, and /v1/runs adds them up while a worker consumes a subset', async () => {
     const queue = uniqueQueue('serve');
-    const photos = copyPhotos(path.join(tmp, 'serve-photos'), 24);
-    const results = `file://${tmp}/serve-out`;
+    const photos = copyPhotos(path.join(suite.tmp, 'serve-photos'), 24);
+    const results = `file://${suite.tmp}/serve-out`;
     const log = createLogger({ level: 'silent' });
-    const server = await startServe(loadServeConfig({ redisUrl: redis.url, queue, shards: '3', model: 'blazeface', port: 0, allowedLocations: testAllowedLocations() }, {}), log, { handleSignals: false });
-    const flags = { redisUrl: redis.url, queue, shards: '3', model: 'blazeface', batch: '4', metricsPort: 0, fileRoots: testFileRootsFlag() };
+    const server = await startServe(loadServeConfig({ redisUrl: suite.redis.url, queue, shards: '3', model: 'blazeface', port: 0, allowedLocations: testAllowedLocations() }, {}), log, { handleSignals: false });
+    const flags = { redisUrl: suite.redis.url, queue, shards: '3', model: 'blazeface', batch: '4', metricsPort: 0, fileRoots: testFileRootsFlag() };
     const first = await startWorker(loadWorkerConfig({ ...flags, shardIds: '0,2' }, {}), log, { handleSignals: false });
     let second: Awaited<ReturnType<typeof startWorker>> | undefined;
     try {
@@ -200,12 +181,12 @@ describe('a queue split into shards (one Redis)', () => {
       const onShard1 = keys.filter((k) => shardOf(k, 3) === 1).length;
       expect(onShard1).toBeGreaterThan(0);
       // Shards 0 and 2 are consumed; shard 1 waits for a worker that takes it.
-      const runs = new RunStore(conn, { queue, prefix: 'bull', shards: 3 });
+      const runs = new RunStore(suite.conn, { queue, prefix: 'bull', shards: 3 });
       const deadline = Date.now() + 60_000;
       while (((await runs.get('via-serve'))?.done ?? 0) < 24 - onShard1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       const partial = (await (await fetch(`${server.url}/v1/runs/via-serve`)).json()) as RunView;
       expect(partial).toMatchObject({ total: 24, done: 24 - onShard1, state: 'running' });
-      const shard1 = new Queue(shardsOf({ queue, prefix: 'bull', shards: 3 })[1].queue, { connection: conn, prefix: 'bull' });
+      const shard1 = new Queue(shardsOf({ queue, prefix: 'bull', shards: 3 })[1].queue, { connection: suite.conn, prefix: 'bull' });
       expect(await shard1.getWaitingCount()).toBe(onShard1);
       await shard1.close();
 

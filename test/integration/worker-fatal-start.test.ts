@@ -1,19 +1,15 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { enqueueRun } from '../../src/producer/enqueue-run';
 import { fromPrefix } from '../../src/producer/key-sources';
-import { createRedis } from '../../src/queue/connection';
 import { RunStore } from '../../src/queue/run-store';
-import { StoreRegistry } from '../../src/storage/store-registry';
-import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { uniqueQueue } from '../../tools/harness/redis';
 import type { FacefleetProcess, SpawnOptions } from '../../tools/harness/facefleet-process';
 import { pollUntil } from '../../tools/harness/poll';
 import { copyPhotos } from '../support/photo-runs';
-import { ProcessGroup } from '../support/process-group';
+import { redisSuite } from '../support/redis-suite';
 
 /** True when the installed onnxruntime-node ships the CUDA provider (then `--providers cuda` may load). */
 function ortHasCuda(): boolean {
@@ -28,36 +24,20 @@ function ortHasCuda(): boolean {
  * opened and the process ends on its own.
  */
 describe('worker fatal start errors', () => {
-  const procs = new ProcessGroup();
-  const stores = new StoreRegistry();
-  const queues: Queue[] = [];
-  let redis: PrivateRedis;
-  let conn: Redis;
-  let tmp: string;
+  const suite = redisSuite('ff-fatal-');
+  const { procs, stores } = suite;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    conn = createRedis(redis.url);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-fatal-'));
-    copyPhotos(path.join(tmp, 'photos'), 1);
-  });
-
-  afterAll(async () => {
-    await procs.killAll();
-    for (const q of queues) await q.close();
-    await conn?.quit().catch(() => conn.disconnect());
-    await stores.closeAll();
-    await redis?.stop();
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    copyPhotos(path.join(suite.tmp, 'photos'), 1);
   });
 
   /** A fresh queue holding one waiting job. */
   async function queueWithOneJob(): Promise<{ name: string; queue: Queue }> {
     const name = uniqueQueue('fatal');
-    const queue = new Queue(name, { connection: conn, prefix: 'bull' });
-    queues.push(queue);
-    const runs = new RunStore(conn, { queue: name, prefix: 'bull' });
-    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/photos/`), { runId: `${name}-run`, results: `file://${tmp}/results/${name}`, model: 'retinaface' });
+    const queue = new Queue(name, { connection: suite.conn, prefix: 'bull' });
+    suite.onClose(() => queue.close());
+    const runs = new RunStore(suite.conn, { queue: name, prefix: 'bull' });
+    const report = await enqueueRun(queue, suite.conn, runs, fromPrefix(stores, `file://${suite.tmp}/photos/`), { runId: `${name}-run`, results: `file://${suite.tmp}/results/${name}`, model: 'retinaface' });
     expect(report.enqueued).toBe(1);
     return { name, queue };
   }
@@ -65,7 +45,7 @@ describe('worker fatal start errors', () => {
   /** Runs a worker that must not start; returns it after its exit. */
   async function failedStart(flags: string[], options: SpawnOptions = {}): Promise<{ worker: FacefleetProcess; code: number | null }> {
     const { name, queue } = await queueWithOneJob();
-    const worker = procs.spawnWorker(redis.url, name, flags, options);
+    const worker = procs.spawnWorker(suite.redis.url, name, flags, options);
     const { code, signal } = await worker.waitForExit(60_000);
     expect(signal).toBeNull();
     expect(code).not.toBe(0);
@@ -90,7 +70,7 @@ describe('worker fatal start errors', () => {
 
   it('a bad value in the environment (FACEFLEET_CONCURRENCY=-1): exits 64 naming the variable', async () => {
     const { name, queue } = await queueWithOneJob();
-    const worker = procs.spawnWorker(redis.url, name, [], { env: { FACEFLEET_CONCURRENCY: '-1' } });
+    const worker = procs.spawnWorker(suite.redis.url, name, [], { env: { FACEFLEET_CONCURRENCY: '-1' } });
     expect(await worker.waitForExit(60_000)).toEqual({ code: 64, signal: null });
     expect(worker.log('worker cannot start')).toMatchObject({ level: 60, code: 'E_CONFIG' });
     expect(worker.stderr).toMatch(/FACEFLEET_CONCURRENCY.*given "-1"/);
@@ -132,7 +112,7 @@ describe('worker fatal start errors', () => {
 
   it('--providers cuda --allow-cpu-fallback: starts on the CPU, takes jobs, and stops with exit 0 on SIGTERM', async () => {
     const { name, queue } = await queueWithOneJob();
-    const worker = procs.spawnWorker(redis.url, name, ['--providers', 'cuda', '--allow-cpu-fallback']);
+    const worker = procs.spawnWorker(suite.redis.url, name, ['--providers', 'cuda', '--allow-cpu-fallback']);
     const started = await worker.waitForStart();
     expect(started.provider).toBe(ortHasCuda() ? 'cuda' : 'cpu (fallback)');
     await pollUntil('the job completed', async () => ((await queue.getJobCounts('completed')).completed === 1 ? true : undefined), 60_000, 100);

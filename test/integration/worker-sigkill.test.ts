@@ -1,17 +1,12 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { enqueueRun } from '../../src/producer/enqueue-run';
 import { fromPrefix } from '../../src/producer/key-sources';
-import { createRedis } from '../../src/queue/connection';
 import { RunStore } from '../../src/queue/run-store';
-import { StoreRegistry } from '../../src/storage/store-registry';
-import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { uniqueQueue } from '../../tools/harness/redis';
 import { pollUntil } from '../../tools/harness/poll';
 import { copyPhotos, countJsonFiles, scanResults } from '../support/photo-runs';
-import { ProcessGroup } from '../support/process-group';
+import { redisSuite } from '../support/redis-suite';
 
 /** `.<name>.<12 hex>.tmp` → `<name>`: the result file an interrupted write was producing. */
 function targetOfTemp(temp: string): string {
@@ -24,43 +19,29 @@ function targetOfTemp(temp: string): string {
  * second worker finishes the run, each key ending with exactly one valid result.
  */
 describe('worker killed with SIGKILL mid-run', () => {
-  const procs = new ProcessGroup();
+  const suite = redisSuite('ff-sigkill-');
+  const { procs, stores } = suite;
   const queueName = uniqueQueue('sigkill');
-  const stores = new StoreRegistry();
-  let redis: PrivateRedis;
-  let conn: Redis;
   let queue: Queue;
   let runs: RunStore;
-  let tmp: string;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    conn = createRedis(redis.url);
-    queue = new Queue(queueName, { connection: conn, prefix: 'bull' });
-    runs = new RunStore(conn, { queue: queueName, prefix: 'bull' });
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-sigkill-'));
-  });
-
-  afterAll(async () => {
-    await procs.killAll();
-    await queue?.close();
-    await conn?.quit().catch(() => conn.disconnect());
-    await stores.closeAll();
-    await redis?.stop();
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    queue = new Queue(queueName, { connection: suite.conn, prefix: 'bull' });
+    runs = new RunStore(suite.conn, { queue: queueName, prefix: 'bull' });
+    suite.onClose(() => queue.close());
   });
 
   it('requeues the jobs of the dead worker; a second worker finishes with exactly one valid result per key', async () => {
-    const photos = copyPhotos(path.join(tmp, 'photos'), 64);
-    const resultsDir = path.join(tmp, 'results');
+    const photos = copyPhotos(path.join(suite.tmp, 'photos'), 64);
+    const resultsDir = path.join(suite.tmp, 'results');
     const runId = 'sigkill-run';
-    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/photos/`), { runId, results: `file://${resultsDir}`, model: 'retinaface' });
+    const report = await enqueueRun(queue, suite.conn, runs, fromPrefix(stores, `file://${suite.tmp}/photos/`), { runId, results: `file://${resultsDir}`, model: 'retinaface' });
     expect(report.enqueued).toBe(photos.length);
     expect(photos.length).toBeGreaterThanOrEqual(60);
 
     // A 5 s lock and a 2 s stalled check bring the dead worker's jobs back within seconds, not minutes.
     const flags = ['--batch', '4', '--lock-duration-ms', '5000', '--stalled-interval-ms', '2000'];
-    const a = procs.spawnWorker(redis.url, queueName, [...flags, '--worker-id', 'worker-a']);
+    const a = procs.spawnWorker(suite.redis.url, queueName, [...flags, '--worker-id', 'worker-a']);
     await a.waitForStart();
     await pollUntil('5 results from worker A', () => (countJsonFiles(resultsDir) >= 5 ? true : undefined), 90_000, 10);
     a.signal('SIGKILL');
@@ -72,7 +53,7 @@ describe('worker killed with SIGKILL mid-run', () => {
     // The scenario itself: the kill must have interrupted jobs in hand, or nothing is being tested.
     expect(heldByA.length).toBeGreaterThan(0);
 
-    const b = procs.spawnWorker(redis.url, queueName, [...flags, '--worker-id', 'worker-b']);
+    const b = procs.spawnWorker(suite.redis.url, queueName, [...flags, '--worker-id', 'worker-b']);
     await b.waitForStart();
     const counts = await pollUntil(
       'every job completed or failed',

@@ -1,17 +1,12 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { enqueueRun } from '../../src/producer/enqueue-run';
 import { fromPrefix } from '../../src/producer/key-sources';
-import { createRedis } from '../../src/queue/connection';
 import { RunStore } from '../../src/queue/run-store';
-import { StoreRegistry } from '../../src/storage/store-registry';
-import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
+import { uniqueQueue } from '../../tools/harness/redis';
 import { pollUntil } from '../../tools/harness/poll';
 import { copyPhotos, countJsonFiles, PhotoCopy, scanResults } from '../support/photo-runs';
-import { ProcessGroup } from '../support/process-group';
+import { redisSuite } from '../support/redis-suite';
 
 /**
  * Graceful shutdown with real processes: SIGTERM stops fetching, finishes the jobs in hand and writes
@@ -19,47 +14,29 @@ import { ProcessGroup } from '../support/process-group';
  * without its result, and the next worker finishes the rest. A second signal while draining exits 1.
  */
 describe('worker stopped with SIGTERM', () => {
-  const procs = new ProcessGroup();
-  const stores = new StoreRegistry();
-  let redis: PrivateRedis;
-  let conn: Redis;
-  let tmp: string;
-  const queues: Queue[] = [];
+  const suite = redisSuite('ff-sigterm-');
+  const { procs, stores } = suite;
 
   /** A fresh queue with `count` photos enqueued as one run. */
   async function enqueuePhotos(label: string, count: number) {
     const queueName = uniqueQueue(label);
-    const queue = new Queue(queueName, { connection: conn, prefix: 'bull' });
-    queues.push(queue);
-    const runs = new RunStore(conn, { queue: queueName, prefix: 'bull' });
-    const photos: PhotoCopy[] = copyPhotos(path.join(tmp, label, 'photos'), count);
-    const resultsDir = path.join(tmp, label, 'results');
+    const queue = new Queue(queueName, { connection: suite.conn, prefix: 'bull' });
+    suite.onClose(() => queue.close());
+    const runs = new RunStore(suite.conn, { queue: queueName, prefix: 'bull' });
+    const photos: PhotoCopy[] = copyPhotos(path.join(suite.tmp, label, 'photos'), count);
+    const resultsDir = path.join(suite.tmp, label, 'results');
     const runId = `${label}-run`;
-    const report = await enqueueRun(queue, conn, runs, fromPrefix(stores, `file://${tmp}/${label}/photos/`), { runId, results: `file://${resultsDir}`, model: 'retinaface' });
+    const report = await enqueueRun(queue, suite.conn, runs, fromPrefix(stores, `file://${suite.tmp}/${label}/photos/`), { runId, results: `file://${resultsDir}`, model: 'retinaface' });
     expect(report.enqueued).toBe(count);
     return { queueName, queue, runs, photos, resultsDir, runId };
   }
 
-  beforeAll(async () => {
-    redis = await startRedis();
-    conn = createRedis(redis.url);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-sigterm-'));
-  });
-
-  afterAll(async () => {
-    await procs.killAll();
-    for (const q of queues) await q.close();
-    await conn?.quit().catch(() => conn.disconnect());
-    await stores.closeAll();
-    await redis?.stop();
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-  });
 
   it('drains: exits 0 in time, every completed job has its result, the rest waits for the next worker', async () => {
     const { queueName, queue, runs, photos, resultsDir, runId } = await enqueuePhotos('drain', 40);
     // Concurrency = batch keeps the jobs in hand to one batch, so part of the run is still queued at the signal.
     const flags = ['--batch', '8', '--concurrency', '8', '--drain-timeout-ms', '20000'];
-    const first = procs.spawnWorker(redis.url, queueName, [...flags, '--worker-id', 'first']);
+    const first = procs.spawnWorker(suite.redis.url, queueName, [...flags, '--worker-id', 'first']);
     await first.waitForStart();
     await pollUntil('a first result', () => (countJsonFiles(resultsDir) >= 1 ? true : undefined), 90_000, 10);
     // Jobs in hand now are finished by the drain, or were finished just before the signal.
@@ -86,7 +63,7 @@ describe('worker stopped with SIGTERM', () => {
     for (const r of afterFirst.results.values()) expect(r.worker).toBe('first');
     expect(await runs.get(runId)).toMatchObject({ done: counts.completed, failed: 0 });
 
-    const second = procs.spawnWorker(redis.url, queueName, [...flags, '--worker-id', 'second']);
+    const second = procs.spawnWorker(suite.redis.url, queueName, [...flags, '--worker-id', 'second']);
     await second.waitForStart();
     await pollUntil('every job completed', async () => ((await queue.getJobCounts('completed')).completed >= photos.length ? true : undefined), 120_000, 200);
     second.signal('SIGTERM');
@@ -107,7 +84,7 @@ describe('worker stopped with SIGTERM', () => {
     // milliseconds between the "draining" line and the second signal.
     const { queueName, queue, resultsDir } = await enqueuePhotos('force', 160);
     const flags = ['--batch', '8', '--concurrency', '160', '--threads', '1', '--drain-timeout-ms', '60000', '--worker-id', 'forced'];
-    const worker = procs.spawnWorker(redis.url, queueName, flags);
+    const worker = procs.spawnWorker(suite.redis.url, queueName, flags);
     await worker.waitForStart();
     await pollUntil('a first result', () => (countJsonFiles(resultsDir) >= 1 ? true : undefined), 90_000, 10);
     worker.signal('SIGTERM');

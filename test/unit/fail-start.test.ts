@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
 import { FacefleetError, listenError } from '../../src/errors';
 import { exitCodeFor, failStart } from '../../src/lifecycle/fail-start';
 import { Lifecycle, ShutdownPhase } from '../../src/lifecycle/lifecycle';
-import { createLogger } from '../../src/telemetry/logger';
+import { captureLog } from '../support/log-capture';
 
 /** A failStart run against a fake process, stderr and logger; returns what they received. */
 function fail(err: unknown, options: { command?: string; exitDeadlineMs?: number } = {}) {
@@ -13,16 +12,7 @@ function fail(err: unknown, options: { command?: string; exitDeadlineMs?: number
     },
   };
   let stderr = '';
-  const lines: Array<Record<string, unknown>> = [];
-  const log = createLogger({
-    level: 'info',
-    destination: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-        done();
-      },
-    }),
-  });
+  const { log, lines } = captureLog();
   const returned = failStart(err, { ...options, log, process: target, stderr: { write: (t: string) => (stderr += t) } });
   return { returned, target, stderr: () => stderr, lines };
 }

@@ -1,17 +1,5 @@
-import { Writable } from 'node:stream';
-import { createLogger, scrubSecrets } from '../../src/telemetry/logger';
-
-/** A logger writing into an array of parsed lines. */
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { log: createLogger({ level: 'debug', destination }), lines };
-}
+import { scrubSecrets } from '../../src/telemetry/logger';
+import { captureLog } from '../support/log-capture';
 
 const SECRET = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
 const PRESIGNED =
@@ -20,7 +8,7 @@ const PRESIGNED =
 
 describe('log redaction', () => {
   it('never writes credentials given as fields', () => {
-    const { log, lines } = capture();
+    const { log, text: lines } = captureLog('debug');
     log.info(
       {
         password: SECRET,
@@ -38,7 +26,7 @@ describe('log redaction', () => {
   });
 
   it('never writes signed URLs or URL passwords inside messages, field values or errors', () => {
-    const { log, lines } = capture();
+    const { log, text: lines } = captureLog('debug');
     const child = log.child({ jobId: 'j1', runId: 'r1' });
     child.warn({ source: PRESIGNED, code: 'E_STORAGE' }, `download of ${PRESIGNED} failed`);
     child.error({ err: new Error(`GET ${PRESIGNED} returned 403 via redis://user:${SECRET}@10.0.0.1:6379`) }, 'job failed');

@@ -1,3 +1,4 @@
+import { CHAOS_OPTIONS } from '../../src/config/chaos-config';
 import { FacefleetError } from '../../src/errors';
 
 /** The scenarios of the suite, in the order they run. */
@@ -24,27 +25,24 @@ export interface ChaosSizes {
   backlog: { jobs: number };
 }
 
+/** Each scenario's size at `small` and at `full`. */
+const SIZES: { readonly [K in keyof ChaosSizes]: readonly [small: ChaosSizes[K], full: ChaosSizes[K]] } = {
+  sigkill: [{ images: 400, workers: 2, kills: 3 }, { images: 4000, workers: 2, kills: 20 }],
+  redis: [{ images: 120, stopSeconds: 5 }, { images: 2000, stopSeconds: 30 }],
+  storage: [{ images: 120, outageSeconds: 5 }, { images: 2000, outageSeconds: 30 }],
+  slow: [{ images: 16, canvas: 1920, batch: 8 }, { images: 48, canvas: 1920, batch: 8 }],
+  hostile: [{ inputs: 300, photos: 40 }, { inputs: 10_000, photos: 500 }],
+  access: [{ photos: 24, fifos: 8, slowClients: 40 }, { photos: 200, fifos: 32, slowClients: 140 }],
+  backlog: [{ jobs: 10_000 }, { jobs: 100_000 }],
+};
+
+/** The sizes of one preset, from {@link SIZES}. */
+function preset(which: 0 | 1): ChaosSizes {
+  return Object.freeze(Object.fromEntries(Object.entries(SIZES).map(([k, v]) => [k, Object.freeze({ ...v[which] })]))) as unknown as ChaosSizes;
+}
+
 /** `small` runs in CI in a few minutes; `full` gives the figures of docs/reliability.md. */
-export const CHAOS_SCALES: Readonly<Record<'small' | 'full', ChaosSizes>> = Object.freeze({
-  small: {
-    sigkill: { images: 400, workers: 2, kills: 3 },
-    redis: { images: 120, stopSeconds: 5 },
-    storage: { images: 120, outageSeconds: 5 },
-    slow: { images: 16, canvas: 1920, batch: 8 },
-    hostile: { inputs: 300, photos: 40 },
-    access: { photos: 24, fifos: 8, slowClients: 40 },
-    backlog: { jobs: 10_000 },
-  },
-  full: {
-    sigkill: { images: 4000, workers: 2, kills: 20 },
-    redis: { images: 2000, stopSeconds: 30 },
-    storage: { images: 2000, outageSeconds: 30 },
-    slow: { images: 48, canvas: 1920, batch: 8 },
-    hostile: { inputs: 10_000, photos: 500 },
-    access: { photos: 200, fifos: 32, slowClients: 140 },
-    backlog: { jobs: 100_000 },
-  },
-});
+export const CHAOS_SCALES: Readonly<Record<'small' | 'full', ChaosSizes>> = Object.freeze({ small: preset(0), full: preset(1) });
 
 /** Settings of one chaos run, validated and frozen. */
 export interface ChaosOptions {
@@ -63,11 +61,12 @@ export interface ChaosOptions {
 }
 
 /**
- * Builds chaos settings from CLI flags: `--scale small|full`, `--only a,b`, `--json`, `--keep`,
+ * Builds chaos settings from CLI flags (declared in `src/config/chaos-config.ts`, defaults from there):
+ * `--scale small|full`, `--only a,b`, `--json`, `--keep`,
  * `--dir DIR`. A bad value fails with `E_CONFIG` naming the flag, what was expected and what was given.
  */
 export function loadChaosOptions(flags: Record<string, unknown>): Readonly<ChaosOptions> {
-  const scale = flags.scale ?? 'small';
+  const scale = flags.scale ?? CHAOS_OPTIONS.scale.default;
   if (scale !== 'small' && scale !== 'full') throw bad('--scale', 'small or full', scale);
   let scenarios: ChaosScenario[] = [...CHAOS_SCENARIOS];
   if (flags.only !== undefined) {
@@ -81,8 +80,8 @@ export function loadChaosOptions(flags: Record<string, unknown>): Readonly<Chaos
     scale,
     sizes: CHAOS_SCALES[scale],
     scenarios,
-    json: flags.json === true,
-    keep: flags.keep === true,
+    json: (flags.json ?? CHAOS_OPTIONS.json.default) === true,
+    keep: (flags.keep ?? CHAOS_OPTIONS.keep.default) === true,
     ...(typeof flags.dir === 'string' ? { dir: flags.dir } : {}),
   });
 }

@@ -2,8 +2,7 @@ import fs from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import YAML from 'yaml';
-import { Daemon, startDaemon } from './daemon';
+import { startConfiguredServer } from './daemon';
 import { onPath } from './prometheus';
 
 /** Debian names the binary `prometheus-alertmanager`; upstream builds call it `alertmanager`. */
@@ -39,33 +38,22 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<A
   const bin = alertmanagerBinary();
   if (!bin) throw new Error('alertmanager is not on PATH (Debian: apt-get install prometheus-alertmanager)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'facefleet-am-'));
-  const configFile = path.join(dir, 'alertmanager.yml');
-  fs.writeFileSync(configFile, YAML.stringify(options.config));
-  let daemon: Daemon;
-  try {
-    daemon = await startDaemon({
-      name: 'alertmanager',
-      bin,
-      args: (port) => [`--config.file=${configFile}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='],
-      dir,
-      logFile: path.join(dir, 'alertmanager.log'),
-      readyPath: '/-/ready',
-      readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
-    });
-  } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  let stopped: Promise<void> | undefined;
+  const daemon = await startConfiguredServer({
+    name: 'alertmanager',
+    bin,
+    dir,
+    ownDir: true,
+    configFile: 'alertmanager.yml',
+    config: options.config,
+    args: (port, configFile) => [`--config.file=${configFile}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='],
+    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+  });
   return {
     url: daemon.url,
     address: `127.0.0.1:${daemon.port}`,
     dir,
     log: daemon.log,
-    stop() {
-      stopped ??= daemon.stop().then(() => fs.rmSync(dir, { recursive: true, force: true }));
-      return stopped;
-    },
+    stop: daemon.stop,
   };
 }
 

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
 import { freePort } from '../../src/lifecycle/free-port';
 import { waitForHttp } from './http-probe';
 import { exitOf, stopProcess } from './stop-process';
@@ -65,4 +67,53 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (attempt < 3 && /address already in use/.test(log())) continue;
     throw new Error(`${options.name} did not get ready on ${url}:\n${log().slice(-3000)}`);
   }
+}
+
+/** Options of {@link startConfiguredServer}. */
+export interface ConfiguredServerOptions {
+  /** Name in messages and of the log file, e.g. `prometheus`. */
+  name: string;
+  bin: string;
+  /** Working folder; the config file, the log and the data go there. */
+  dir: string;
+  /** Remove `dir` when the server stops, or fails to start. */
+  ownDir: boolean;
+  /** Config file name in `dir`, and its contents (written as YAML). */
+  configFile: string;
+  config: unknown;
+  /** Its arguments for a listening port, given the config file's path. */
+  args: (port: number, configFile: string) => string[];
+  /** ms to wait for `/-/ready`. */
+  readyTimeoutMs: number;
+}
+
+/**
+ * Starts a server of the Prometheus project (Prometheus, Alertmanager: a YAML config file, `/-/ready`)
+ * in `dir` with {@link startDaemon}. Its `stop()` also removes `dir` when the folder is its own.
+ */
+export async function startConfiguredServer(options: ConfiguredServerOptions): Promise<Daemon> {
+  const { dir } = options;
+  const removeDir = () => {
+    if (options.ownDir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  const configFile = path.join(dir, options.configFile);
+  fs.writeFileSync(configFile, YAML.stringify(options.config));
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon({
+      name: options.name,
+      bin: options.bin,
+      args: (port) => options.args(port, configFile),
+      dir,
+      logFile: path.join(dir, `${options.name}.log`),
+      readyPath: '/-/ready',
+      readyTimeoutMs: options.readyTimeoutMs,
+    });
+  } catch (err) {
+    removeDir();
+    throw err;
+  }
+  let stopped: Promise<void> | undefined;
+  return { ...daemon, stop: () => (stopped ??= daemon.stop().then(removeDir)) };
 }

@@ -3,7 +3,7 @@
  * spawned from the compiled `dist/` with a scrubbed environment, their output (JSON logs on stderr),
  * signals, exit codes, health endpoints and memory.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { findRepoRoot } from '../../src/models/registry';
@@ -46,6 +46,33 @@ export interface SpawnOptions {
   httpPort?: number;
 }
 
+/** `bin/facefleet.js` of this checkout. */
+function facefleetBin(): string {
+  return path.join(findRepoRoot(), 'bin', 'facefleet.js');
+}
+
+/** A child's environment: the parent's without the `scrub`bed variables, the log level, then `env`. */
+function childEnv(options: Pick<SpawnOptions, 'env' | 'scrub' | 'logLevel'>): Record<string, string> {
+  const scrub = options.scrub ?? SCRUBBED_ENV;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !scrub.test(k)) env[k] = v;
+  return Object.assign(env, { FACEFLEET_LOG_LEVEL: options.logLevel ?? 'info' }, options.env);
+}
+
+/** Options of {@link runFacefleet}. */
+export interface RunOptions extends Pick<SpawnOptions, 'env' | 'scrub' | 'logLevel'> {
+  /** Killed after this long, ms. @defaultValue 120000 */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs a one-shot `node bin/facefleet.js <args>` to its end (in the checkout's root, with the
+ * environment of {@link SpawnOptions}: scrubbed, then `env`) and returns its status and output.
+ */
+export function runFacefleet(args: readonly string[], options: RunOptions = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [facefleetBin(), ...args], { cwd: findRepoRoot(), encoding: 'utf8', env: childEnv(options), timeout: options.timeoutMs ?? 120_000 });
+}
+
 /** A `node bin/facefleet.js …` child process with its output collected. */
 export class FacefleetProcess {
   /** Resolves once the process has exited and its output is closed. */
@@ -78,12 +105,7 @@ export class FacefleetProcess {
 
   /** Spawns `node bin/facefleet.js <args>` from the repository root. */
   static spawn(args: readonly string[], options: SpawnOptions = {}): FacefleetProcess {
-    const root = findRepoRoot();
-    const scrub = options.scrub ?? SCRUBBED_ENV;
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !scrub.test(k)) env[k] = v;
-    Object.assign(env, { FACEFLEET_LOG_LEVEL: options.logLevel ?? 'info' }, options.env);
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(root, 'bin', 'facefleet.js'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), facefleetBin(), ...args], { cwd: findRepoRoot(), env: childEnv(options), stdio: ['ignore', 'pipe', 'pipe'] });
     return new FacefleetProcess(child, { ...options, name: options.name ?? `facefleet ${args[0] ?? ''}`.trim() });
   }
 

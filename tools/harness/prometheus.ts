@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { findRepoRoot } from '../../src/models/registry';
-import { Daemon, startDaemon } from './daemon';
+import { startConfiguredServer } from './daemon';
 
 /** The repository's rule file. */
 export const RULES_FILE = path.join(findRepoRoot(), 'prometheus-rules', 'facefleet.rules.yml');
@@ -99,27 +99,19 @@ export interface PrometheusOptions {
 export async function startPrometheus(options: PrometheusOptions): Promise<PrometheusServer> {
   const bin = onPath('prometheus');
   if (!bin) throw new Error('prometheus is not on PATH (Debian: apt-get install prometheus)');
-  const ownDir = !options.dir;
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'facefleet-prom-'));
   fs.mkdirSync(dir, { recursive: true });
   for (const [name, groups] of Object.entries(options.rules ?? {})) writeRuleGroups(path.join(dir, name), groups);
-  const configFile = path.join(dir, 'prometheus.yml');
-  fs.writeFileSync(configFile, YAML.stringify(options.config));
-  let daemon: Daemon;
-  try {
-    daemon = await startDaemon({
-      name: 'prometheus',
-      bin,
-      args: (port) => [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', ...(options.flags ?? [])],
-      dir,
-      logFile: path.join(dir, 'prometheus.log'),
-      readyPath: '/-/ready',
-      readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
-    });
-  } catch (err) {
-    if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
+  const daemon = await startConfiguredServer({
+    name: 'prometheus',
+    bin,
+    dir,
+    ownDir: !options.dir,
+    configFile: 'prometheus.yml',
+    config: options.config,
+    args: (port, configFile) => [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', ...(options.flags ?? [])],
+    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+  });
   const { url, port, log } = daemon;
   const api = async <T>(p: string): Promise<T> => {
     const res = await fetch(`${url}${p}`);
@@ -127,7 +119,6 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     if (body.status !== 'success') throw new Error(`prometheus ${p}: ${body.error}`);
     return body.data;
   };
-  let stopped: Promise<void> | undefined;
   return {
     url,
     port,
@@ -136,11 +127,6 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     query: async (expr) => (await api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result,
     alerts: async () => (await api<{ alerts: Array<{ labels: Record<string, string>; annotations: Record<string, string>; state: string }> }>('/api/v1/alerts')).alerts,
     targets: async () => (await api<{ activeTargets: Array<{ labels: Record<string, string>; health: string; lastError: string }> }>('/api/v1/targets')).activeTargets,
-    stop() {
-      stopped ??= daemon.stop().then(() => {
-        if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
-      });
-      return stopped;
-    },
+    stop: daemon.stop,
   };
 }
