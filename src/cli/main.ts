@@ -7,6 +7,7 @@ import { DETECT_OPTIONS, MODELS_PULL_OPTIONS } from '../config/model-config';
 import { ENQUEUE_OPTIONS } from '../config/producer-config';
 import { FAILED_EXPORT_OPTIONS, FAILED_LIST_OPTIONS, FAILED_RETRY_OPTIONS, RUNS_OPTIONS } from '../config/queue-admin-config';
 import { API_TOKEN_ENV, SERVE_OPTIONS } from '../config/serve-config';
+import { SHARDS_BALANCE_OPTIONS, SHARDS_LIST_OPTIONS } from '../config/shards-config';
 import { WORKER_OPTIONS } from '../config/worker-config';
 import { FacefleetError } from '../errors';
 import { addOptions, cliFlags } from './cli-options';
@@ -21,6 +22,7 @@ const COMMANDS = {
   demo: () => import('./commands/demo.js'),
   serve: () => import('./commands/serve.js'),
   failed: () => import('./commands/failed.js'),
+  shards: () => import('./commands/shards.js'),
   models: () => import('./commands/models.js'),
   eval: () => import('./commands/eval.js'),
 } satisfies Record<string, () => Promise<CommandModule>>;
@@ -77,6 +79,14 @@ export function buildProgram(tools: ToolCommands = {}): Command {
   addOptions(failed.command('list', { isDefault: true }).description('list failed jobs with codes and messages'), FAILED_LIST_OPTIONS).action(async (_opts, cmd: Command) => runCommand('failed', cliFlags(cmd), ['list']));
   addOptions(failed.command('retry').description('re-queue failed jobs whose code is transient (E_STORAGE, E_INFERENCE, E_SHUTDOWN)'), FAILED_RETRY_OPTIONS).action(async (_opts, cmd: Command) => runCommand('failed', cliFlags(cmd), ['retry']));
   addOptions(failed.command('export').description('write failed jobs as a JSONL manifest for enqueue --manifest'), FAILED_EXPORT_OPTIONS).action(async (_opts, cmd: Command) => runCommand('failed', cliFlags(cmd), ['export']));
+
+  const shards = program.command('shards').description('where the shards of a split queue live on a Redis Cluster, and moving them until the masters hold equal numbers');
+  addOptions(shards.command('list', { isDefault: true }).description('each shard: its slot, the master serving it, its keys and waiting jobs; and whether the placement is even'), SHARDS_LIST_OPTIONS).action(async (_opts, cmd: Command) =>
+    runCommand('shards', cliFlags(cmd), ['list']),
+  );
+  addOptions(shards.command('balance').description("move the slots of the shards' hash tags, live, until every master holds floor or ceil(shards / masters) of them"), SHARDS_BALANCE_OPTIONS).action(async (_opts, cmd: Command) =>
+    runCommand('shards', cliFlags(cmd), ['balance']),
+  );
 
   addOptions(
     program

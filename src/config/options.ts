@@ -6,6 +6,7 @@ import type { OptionInfo } from './option-spec';
 import { ENQUEUE_OPTIONS } from './producer-config';
 import { FAILED_EXPORT_OPTIONS, FAILED_LIST_OPTIONS, FAILED_RETRY_OPTIONS, RUNS_OPTIONS } from './queue-admin-config';
 import { SERVE_OPTIONS } from './serve-config';
+import { SHARDS_BALANCE_OPTIONS, SHARDS_LIST_OPTIONS } from './shards-config';
 import { WORKER_OPTIONS } from './worker-config';
 
 /**
@@ -23,5 +24,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, Readonly<Record<string, Op
   'failed list': FAILED_LIST_OPTIONS,
   'failed retry': FAILED_RETRY_OPTIONS,
   'failed export': FAILED_EXPORT_OPTIONS,
+  'shards list': SHARDS_LIST_OPTIONS,
+  'shards balance': SHARDS_BALANCE_OPTIONS,
   eval: EVAL_OPTIONS,
 });

@@ -1,33 +1,23 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseReason } from '../../src/errors';
-import { findRepoRoot } from '../../src/models/registry';
 import { jobIdFor, parseJobData } from '../../src/queue/job-data';
 import { parseResult } from '../../src/queue/result-schema';
 import { allFixtures, FixtureEntry } from '../support/fixtures';
 import { openFleet, TestFleet } from '../support/fleet';
 import { PrivateRedis, startRedis, uniqueQueue } from '../../tools/harness/redis';
 import { describeWith } from '../support/prerequisites';
+import { enqueuePy, PYTHON_BULLMQ, PythonReport } from '../support/python-producer';
 
 /**
  * The cross-language contract: examples/python/enqueue.py (BullMQ's PyPI package) enqueues by the
  * documented v1 payload, job ids and run record, under a Redis Cluster-style hash-tag prefix, and a
  * TypeScript worker processes the jobs as if `facefleet enqueue` had added them.
  */
-const PYTHON = 'python3';
-const SCRIPT = path.join(findRepoRoot(), 'examples', 'python', 'enqueue.py');
 const PREFIX = '{ffpy}';
 const RUN_ID = 'py-run-1';
 const MODEL = 'retinaface';
-const pythonReady = spawnSync(PYTHON, ['-c', 'import bullmq'], { stdio: 'ignore' }).status === 0;
-
-if (!pythonReady) {
-  process.stderr.write(
-    `python producer test skipped: \`${PYTHON} -c "import bullmq"\` failed (install with: ${PYTHON} -m pip install -r examples/python/requirements.txt)\n`,
-  );
-}
 
 /** The fixture named `file` (from the one fixtures index). */
 function fixture(file: string): FixtureEntry {
@@ -36,15 +26,7 @@ function fixture(file: string): FixtureEntry {
   return found;
 }
 
-/** What enqueue.py prints on stdout. */
-interface PythonReport {
-  runId: string;
-  enqueued: number;
-  duplicates: number;
-  jobIds: string[];
-}
-
-describeWith({ name: `${PYTHON} with the bullmq package`, available: pythonReady, install: `${PYTHON} -m pip install -r examples/python/requirements.txt` }, 'python producer → TypeScript worker', () => {
+describeWith(PYTHON_BULLMQ, 'python producer → TypeScript worker', () => {
   const astronaut = fixture('astronaut.png');
   const coffee = fixture('coffee-noface.png');
   const notImage = fixture('not-an-image.jpg');
@@ -57,13 +39,7 @@ describeWith({ name: `${PYTHON} with the bullmq package`, available: pythonReady
 
   /** Runs enqueue.py against the test queue; fails the test with its stderr when it exits non-zero. */
   function enqueue(sources: string[]): PythonReport {
-    const run = spawnSync(
-      PYTHON,
-      [SCRIPT, '--redis-url', redis.url, '--queue', fleet.queueName, '--prefix', PREFIX, '--results', `file://${resultsDir}/`, '--run-id', RUN_ID, '--model', MODEL, ...sources],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
-    if (run.status !== 0) throw new Error(`enqueue.py exited ${run.status}: ${run.stderr}`);
-    return JSON.parse(run.stdout) as PythonReport;
+    return enqueuePy(['--redis-url', redis.url, '--queue', fleet.queueName, '--prefix', PREFIX, '--results', `file://${resultsDir}/`, '--run-id', RUN_ID, '--model', MODEL, ...sources]);
   }
 
   /** The result file the worker writes for a fixture: `<results>/<object key>.json`. */

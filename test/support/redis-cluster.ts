@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -164,18 +165,90 @@ export class RedisClusterHarness {
 
   /** The node serving `key`'s slot, from `CLUSTER KEYSLOT` and `CLUSTER SLOTS` of a running node. */
   async nodeOf(key: string): Promise<number> {
-    const client = this.nodeList.find((n) => n.running)!.client(this.password);
+    return (await this.nodesOf([key]))[0];
+  }
+
+  /** The node serving each key's slot (indexes into {@link nodes}), asked over one connection. */
+  async nodesOf(keys: readonly string[]): Promise<number[]> {
+    return (await this.placementOf(keys)).map((p) => p.node);
+  }
+
+  /** The slot of each key (`CLUSTER KEYSLOT`) and the node serving it (`CLUSTER SLOTS`), asked over one connection. */
+  async placementOf(keys: readonly string[]): Promise<Array<{ slot: number; node: number }>> {
+    const client = this.nodeClient(this.runningIndex());
     try {
-      const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
-      const ranges = (await client.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
-      const range = ranges.find(([lo, hi]) => slot >= lo && slot <= hi);
-      if (!range) throw new Error(`no node serves slot ${slot}`);
-      const index = this.nodeList.findIndex((n) => n.port === Number(range[2][1]));
-      if (index === -1) throw new Error(`slot ${slot} is served by an unknown port ${range[2][1]}`);
-      return index;
+      const ranges = await this.slotRangesOf(client);
+      const out: Array<{ slot: number; node: number }> = [];
+      for (const key of keys) {
+        const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
+        const range = ranges.find(([lo, hi]) => slot >= lo && slot <= hi);
+        if (!range) throw new Error(`no node serves slot ${slot}`);
+        const node = this.nodeList.findIndex((n) => n.port === range[2]);
+        if (node === -1) throw new Error(`slot ${slot} is served by an unknown port ${range[2]}`);
+        out.push({ slot, node });
+      }
+      return out;
     } finally {
       client.disconnect();
     }
+  }
+
+  /** `CLUSTER SLOTS` of a running node: `[first, last, port of its master]` for every range, in slot order. */
+  async slotRanges(): Promise<Array<[number, number, number]>> {
+    const client = this.nodeClient(this.runningIndex());
+    try {
+      return await this.slotRangesOf(client);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /**
+   * Every key matching the glob `pattern` on every running node, with the index of the node holding
+   * it: `SCAN` on each node's own connection, so a key is found where it really is, not where a
+   * cluster client would be redirected to.
+   */
+  async scanKeys(pattern: string): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    for (const [index, node] of this.nodeList.entries()) {
+      if (!node.running) continue;
+      const client = node.client(this.password);
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = (await client.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000')) as [string, string[]];
+          for (const key of keys) {
+            if (found.has(key)) throw new Error(`key ${key} is on node ${found.get(key)} and node ${index}`);
+            found.set(key, index);
+          }
+          cursor = next;
+        } while (cursor !== '0');
+      } finally {
+        client.disconnect();
+      }
+    }
+    return found;
+  }
+
+  /** A plain (non-cluster) connection to node `index` that fails fast instead of retrying; the caller disconnects it. */
+  nodeClient(index: number): Redis {
+    return this.nodeList[index].client(this.password);
+  }
+
+  /**
+   * A queue name `<label>-<random>` whose `shards` shards (`{<name>-0}` …, under BullMQ prefix `bull`)
+   * fall on the masters as `accept` wants, given how many land on each master (in node order) and the
+   * slot of each shard; random names are drawn until one does. Tests that need the shards spread (or
+   * not spread) in some way choose their queue with it instead of relying on a random name's luck.
+   */
+  async queueWhere(label: string, shards: number, accept: (perMaster: number[], slots: number[]) => boolean, tries = 500): Promise<string> {
+    for (let i = 0; i < tries; i++) {
+      const name = `${label}-${randomBytes(4).toString('hex')}`;
+      const placed = await this.placementOf(Array.from({ length: shards }, (_, s) => `bull:{${name}-${s}}:wait`));
+      const perMaster = this.nodeList.map((_, n) => placed.filter((p) => p.node === n).length);
+      if (accept(perMaster, placed.map((p) => p.slot))) return name;
+    }
+    throw new Error(`no queue name of ${tries} tried places ${shards} shards as wanted`);
   }
 
   /**
@@ -233,6 +306,17 @@ export class RedisClusterHarness {
   async stop(): Promise<void> {
     await Promise.all(this.nodeList.map((n) => n.stop()));
     fs.rmSync(this.root, { recursive: true, force: true });
+  }
+
+  private runningIndex(): number {
+    const index = this.nodeList.findIndex((n) => n.running);
+    if (index === -1) throw new Error('no node of the cluster is running');
+    return index;
+  }
+
+  private async slotRangesOf(client: Redis): Promise<Array<[number, number, number]>> {
+    const ranges = (await client.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+    return ranges.map(([lo, hi, master]): [number, number, number] => [Number(lo), Number(hi), Number(master[1])]).sort((a, b) => a[0] - b[0]);
   }
 
   /** '' when healthy, else why not. */
