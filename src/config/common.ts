@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_SHARDS } from '../queue/shards';
 import { parseLocation } from '../storage/location';
+import { GPU_DEFAULT_BATCH, prefersGpu } from './device-defaults';
 import { defineOptions, OptionTable } from './option-spec';
 import { bool, configError, Env, int, sourceOf } from './parse';
 
@@ -188,13 +189,18 @@ export const MODEL_OPTIONS = defineOptions({
     schema: z.string().min(1),
     chart: { key: 'modelPath', description: 'ONNX file; required for mogface' },
   },
-  /** Canvas side for models with a dynamic input (RetinaFace, MogFace), px. @defaultValue 640 (env `FACEFLEET_CANVAS`) */
+  /**
+   * Canvas side for models with a dynamic input (RetinaFace, MogFace), px. The default is both models'
+   * own input size (RetinaFace's manifest, every MogFace export's `defaultCanvas`), on CPU and GPU alike.
+   * @defaultValue 640 (env `FACEFLEET_CANVAS`)
+   */
   canvas: {
     flag: '--canvas <px>',
     env: 'FACEFLEET_CANVAS',
     default: 640,
     unit: 'px',
     help: 'canvas side for models with a dynamic input size (retinaface, mogface)',
+    doc: "canvas side for models with a dynamic input size (`retinaface`, `mogface`); the default is the models' own input size, on CPU and GPU alike (`blazeface` is fixed at 256)",
     schema: int(64, 4096),
     chart: { key: 'canvas', description: 'letterbox canvas side, px' },
   },
@@ -213,14 +219,19 @@ export const MODEL_OPTIONS = defineOptions({
     schema: int(0, 64),
     chart: { key: 'maxTiles', description: 'extra tiles per large photo (0 = none)' },
   },
-  /** Images per inference batch. @defaultValue 8 (env `FACEFLEET_BATCH`) */
+  /**
+   * Images per inference batch. Unset, it is 8, or {@link GPU_DEFAULT_BATCH} (32) when `cuda` or
+   * `tensorrt` comes first in `providers`: a GPU gains from batching, a CPU barely (docs/benchmarks.md).
+   * @defaultValue 8; 32 on a GPU (env `FACEFLEET_BATCH`)
+   */
   batch: {
     flag: '--batch <n>',
     env: 'FACEFLEET_BATCH',
     default: 8,
     help: 'images per inference batch',
-    doc: 'images per `session.run`',
+    doc: `images per \`session.run\`; unset, ${GPU_DEFAULT_BATCH} when \`cuda\` or \`tensorrt\` comes first in \`--providers\` (a GPU gains from batching, a CPU barely)`,
     schema: int(1, 256),
+    derive: (c) => (prefersGpu((c.providers as string[] | undefined) ?? []) ? GPU_DEFAULT_BATCH : c.batch),
     chart: { key: 'batch', description: 'images per session.run' },
   },
   /** How long a partial batch waits for more images, ms. @defaultValue 10 (env `FACEFLEET_MAX_WAIT_MS`) */

@@ -73,10 +73,16 @@ function orEmpty(pattern: string): string {
   return `^(${pattern.replace(/^\^/, '').replace(/\$$/, '')})?$`;
 }
 
+/** True when the chart may leave the option's variable out: no default, or one derived at start. */
+function unsettable(spec: OptionSpec): boolean {
+  return (spec.default === undefined && !spec.required) || spec.derive !== undefined;
+}
+
 /**
  * The JSON Schema of one chart value from its option: the zod schema's input side (limits, patterns,
- * enums), or the option's own chart schema. Options without a default are unset with `null` (numbers)
- * or `""` (strings), and the chart then leaves the variable out.
+ * enums), or the option's own chart schema. Options without a default, and those whose default is
+ * derived from other options (`derive`: the batch on a GPU), are unset with `null` (numbers) or `""`
+ * (strings), and the chart then leaves the variable out.
  */
 function chartProperty(spec: OptionSpec): Record<string, unknown> {
   const chart = spec.chart!;
@@ -87,7 +93,7 @@ function chartProperty(spec: OptionSpec): Record<string, unknown> {
     const { $schema: _s, ...derived } = z.toJSONSchema(spec.schema, { target: 'draft-7', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
     property = derived;
   }
-  if (spec.default === undefined && !spec.required) {
+  if (unsettable(spec)) {
     if (property.type === 'integer' || property.type === 'number') property.type = [property.type, 'null'];
     if (property.type === 'string') {
       delete property.minLength;
@@ -107,7 +113,7 @@ export function chartConfigSchema(): Record<string, unknown> {
   for (const spec of Object.values(WORKER_OPTIONS) as OptionSpec[]) {
     if (!spec.chart) continue;
     properties[spec.chart.key] = chartProperty(spec);
-    if (spec.default !== undefined) required.push(spec.chart.key);
+    if (!unsettable(spec)) required.push(spec.chart.key);
   }
   Object.assign(properties, CHART_ONLY_CONFIG);
   return {

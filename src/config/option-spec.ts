@@ -48,6 +48,12 @@ export interface OptionSpec<S extends z.ZodType = z.ZodType> extends OptionInfo 
   readonly secret?: boolean;
   /** Rendered by the Helm chart under this `config` key (worker options only). */
   readonly chart?: ChartValue;
+  /**
+   * A default that depends on other options: when neither the flag nor the variable gives a value, the
+   * option takes what this returns from the other parsed options (the static `default` among them), once,
+   * after they are all parsed. Say so in `doc` and TSDoc.
+   */
+  readonly derive?: (config: Readonly<Record<string, unknown>>) => unknown;
 }
 
 /** The options of one command, by key (the config field and the flag's attribute name). */

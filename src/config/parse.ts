@@ -35,7 +35,8 @@ export function sourceOf(table: OptionTable, key: string, flags: Record<string, 
  * its default, validates and converts each with its schema, and returns the frozen config. Every bad
  * value is reported at once as `E_CONFIG`, each naming the field, its source (the flag when it came
  * from the command line, the variable when from the environment, `default` otherwise), what was
- * expected and what was given.
+ * expected and what was given. An option nobody set that has a `derive` takes its value from the other
+ * options once they are parsed.
  */
 export function parseConfig<T extends OptionTable>(table: T, flags: Record<string, unknown>, env: Env): Readonly<ConfigOf<T>> {
   const out: Record<string, unknown> = {};
@@ -57,6 +58,13 @@ export function parseConfig<T extends OptionTable>(table: T, flags: Record<strin
     for (const issue of parsed.error.issues) problems.push(`${key} (${raw.source}): ${issue.message}; given ${given}`);
   }
   if (problems.length > 0) throw configError(problems);
+  // Derived defaults, computed once every option is parsed, for options nobody set.
+  for (const [key, spec] of Object.entries(table)) {
+    if (!spec.derive || (sources[key] ?? 'default') !== 'default') continue;
+    const derived = spec.derive(out);
+    if (derived === undefined) delete out[key];
+    else out[key] = derived;
+  }
   return withSources(Object.freeze(out), sources) as Readonly<ConfigOf<T>>;
 }
 

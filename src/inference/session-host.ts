@@ -26,7 +26,12 @@ export function inferenceStackMb(argv: readonly string[] = [...process.execArgv,
 export interface SessionInfo {
   inputNames: string[];
   outputNames: string[];
+  /** The providers the session runs on (`cuda`, `cpu`), or `cpu (fallback)`. */
   provider: string;
+  /** True when the session runs on a device provider (CUDA, TensorRT), not on CPU or a CPU fallback. */
+  device: boolean;
+  /** Why a device provider was not used and the session fell back to CPU (`--allow-cpu-fallback`). */
+  fallbackReason?: string;
   loadMs: number;
 }
 
@@ -35,6 +40,8 @@ export interface RunResult {
   outputs: Record<string, WireTensor>;
   /** The input tensors, handed back after the run so their memory can be reused (absent from fakes). */
   inputs?: Record<string, WireTensor>;
+  /** Rows the session computed: more than the batch's own when a device run was padded (absent from fakes). */
+  ranRows?: number;
   runMs: number;
 }
 
@@ -45,8 +52,11 @@ interface PendingRun {
 
 /**
  * Hosts one onnxruntime session in a worker thread and runs batches on it, one at a time in arrival
- * order. Input buffers are transferred to the thread (the caller must not touch them meanwhile) and
- * come back in {@link RunResult.inputs} when the run succeeds.
+ * order. Every run is posted to the thread at once, so a batch submitted while another computes is
+ * already waiting in the thread when the session frees: with the engine's two batches in flight the
+ * session (a GPU's included) goes from one batch to the next without waiting for the main thread.
+ * Input buffers are transferred to the thread (the caller must not touch them meanwhile) and come
+ * back in {@link RunResult.inputs} when the run succeeds.
  */
 export class SessionHost {
   private worker: Worker | undefined;
@@ -85,14 +95,14 @@ export class SessionHost {
         switch (msg.type) {
           case 'ready':
             started = true;
-            this.infoValue = { inputNames: msg.inputNames, outputNames: msg.outputNames, provider: msg.provider, loadMs: msg.loadMs };
+            this.infoValue = { inputNames: msg.inputNames, outputNames: msg.outputNames, provider: msg.provider, device: msg.device, ...(msg.fallbackReason ? { fallbackReason: msg.fallbackReason } : {}), loadMs: msg.loadMs };
             resolve();
             break;
           case 'start-failed':
             reject(new FacefleetError('E_MODEL', `cannot load model ${this.config.modelPath} with providers [${this.config.providers.join(', ')}]: ${msg.message}`));
             break;
           case 'result':
-            this.settle(msg.id, (p) => p.resolve({ outputs: msg.outputs, inputs: msg.inputs, runMs: msg.runMs }));
+            this.settle(msg.id, (p) => p.resolve({ outputs: msg.outputs, inputs: msg.inputs, ranRows: msg.ranRows, runMs: msg.runMs }));
             break;
           case 'run-failed':
             this.settle(msg.id, (p) => p.reject(new FacefleetError('E_INFERENCE', `inference failed: ${msg.message}`)));

@@ -8,6 +8,9 @@ import type { RunStore } from '../queue/run-store';
 import { shardOf } from '../queue/shards';
 import type { SourceKey } from './key-sources';
 
+/** Jobs per `addBulk` unless told otherwise (`--chunk-size`). */
+export const DEFAULT_CHUNK_SIZE = 1000;
+
 /** Settings of one enqueue. */
 export interface EnqueueOptions {
   runId: string;
@@ -17,7 +20,7 @@ export interface EnqueueOptions {
   incremental?: boolean;
   /** BullMQ priority (1 is highest); unset for the normal lane. */
   priority?: number;
-  /** Jobs per `addBulk`. @defaultValue 1000 */
+  /** Jobs per `addBulk`. @defaultValue {@link DEFAULT_CHUNK_SIZE} */
   chunkSize?: number;
   /**
    * Enqueueing waits while the queue (all its shards together) holds more than this many unfinished
@@ -69,6 +72,11 @@ export async function redisMemoryMb(redis: RedisClient): Promise<number> {
   return Math.max(0, ...used) / 1048576;
 }
 
+/** True for a batch of keys, false for one key. */
+function isBatch(item: SourceKey | readonly SourceKey[]): item is readonly SourceKey[] {
+  return Array.isArray(item);
+}
+
 /** The BullMQ queues of a facefleet queue, by shard: a single queue is shard 0 of one. */
 function shardQueues(queue: Queue | readonly Queue[]): readonly Queue[] {
   return 'addBulk' in queue ? [queue] : queue;
@@ -89,10 +97,20 @@ function shardQueues(queue: Queue | readonly Queue[]): readonly Queue[] {
  * answers it at once and runs one chunk's add scripts while this process hashes and serialises the
  * next; at most two `addBulk`s are in flight. The duplicate check stays exact: a key counts as
  * already queued when Redis has it or when it is in an earlier chunk not yet seen to land.
+ *
+ * `keys` may hand over keys one at a time or in batches (arrays, as `manifestBatches` reads a
+ * manifest): chunks are cut at `chunkSize` either way, and a batch costs one async step instead of one
+ * per key.
  */
-export async function enqueueRun(queue: Queue | readonly Queue[], redis: RedisClient, runs: RunStore, keys: AsyncIterable<SourceKey>, options: EnqueueOptions): Promise<EnqueueReport> {
+export async function enqueueRun(
+  queue: Queue | readonly Queue[],
+  redis: RedisClient,
+  runs: RunStore,
+  keys: AsyncIterable<SourceKey | readonly SourceKey[]>,
+  options: EnqueueOptions,
+): Promise<EnqueueReport> {
   const queues = shardQueues(queue);
-  const chunkSize = options.chunkSize ?? 1000;
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const maxBacklog = options.maxBacklog ?? 100_000;
   const opts = jobOptions(options.policy ?? DEFAULT_JOB_POLICY, options.priority);
   await runs.create(options.runId, { results: options.results, model: options.model });
@@ -163,9 +181,9 @@ export async function enqueueRun(queue: Queue | readonly Queue[], redis: RedisCl
           if (options.signal?.aborted) return;
         }
       }
-      const part = chunk.splice(0, Math.min(room, chunk.length));
-      const next = checkChunk(queues, redis, part, options, unlanded);
-      backlog += part.length;
+      const take = Math.min(room, chunk.length);
+      const next = checkChunk(queues, redis, chunk.splice(0, take), options, unlanded);
+      backlog += take;
       await sendChecked();
       checked = next;
       if (inFlight.length >= 2) await settleOldest();
@@ -173,10 +191,12 @@ export async function enqueueRun(queue: Queue | readonly Queue[], redis: RedisCl
   };
 
   try {
-    for await (const k of keys) {
-      if (options.signal?.aborted) break;
-      chunk.push(k);
-      if (chunk.length >= chunkSize) await flush();
+    reading: for await (const item of keys) {
+      for (const k of isBatch(item) ? item : [item]) {
+        if (options.signal?.aborted) break reading;
+        chunk.push(k);
+        if (chunk.length >= chunkSize) await flush();
+      }
     }
     await flush();
     await drain();
@@ -212,16 +232,17 @@ export function detectJob(
 
 /** A chunk whose existence check is on its way. */
 interface CheckedChunk {
-  part: SourceKey[];
+  part: readonly SourceKey[];
   ids: string[];
-  /** The shard of each key. */
-  shards: number[];
-  /** This chunk's ids, in `unlanded` until its `addBulk` lands. */
+  /**
+   * By shard, the indexes (into `part`) of the keys offered to Redis: each id once, leaving out ids
+   * of an earlier chunk not yet seen to land (that chunk adds them, or found them queued).
+   */
+  offered: number[][];
+  /** The ids offered, in `unlanded` until the chunk's `addBulk` lands. */
   own: Set<string>;
-  /** Which ids Redis has, answered by the check sent when the chunk was read. */
-  exists: Promise<boolean[]>;
-  /** Ids of the earlier chunks that had not landed when the check was sent. */
-  earlier: Set<string>[];
+  /** By shard, which offered ids Redis has (in the order of `offered`), answered by the check sent when the chunk was read. */
+  exists: Promise<boolean[][]>;
   /** The run's set of chunks not seen to land, which `own` leaves when the chunk lands. */
   unlanded: Set<Set<string>>;
 }
@@ -235,66 +256,72 @@ interface SentChunk {
   done: Promise<unknown>;
 }
 
-/** Hashes a chunk's job ids and sends its existence check (one per shard), without waiting for the answer. */
-function checkChunk(queues: readonly Queue[], redis: RedisClient, part: SourceKey[], options: EnqueueOptions, unlanded: Set<Set<string>>): CheckedChunk {
-  const ids = part.map((k) => jobIdFor(k.source, options.model, options.runId));
-  const shards = part.map((k) => shardOf(k.source, queues.length));
+/**
+ * Hashes a chunk's job ids, leaves out the ids already in the chunk or in an earlier chunk still on
+ * its way, and sends the existence check of the rest (one per shard) without waiting for the answer.
+ */
+function checkChunk(queues: readonly Queue[], redis: RedisClient, part: readonly SourceKey[], options: EnqueueOptions, unlanded: Set<Set<string>>): CheckedChunk {
+  const ids = new Array<string>(part.length);
   const earlier = [...unlanded];
-  const own = new Set(ids);
+  const own = new Set<string>();
+  const offered = queues.map((): number[] => []);
+  const jobKeys = queues.map((): string[] => []);
+  // A job's key is its queue's key prefix and its id (`Queue.toKey`), built here without a call per key.
+  const keyPrefix = queues.map((q) => q.toKey(''));
+  next: for (let i = 0; i < part.length; i++) {
+    const id = jobIdFor(part[i].source, options.model, options.runId);
+    ids[i] = id;
+    for (const e of earlier) if (e.has(id)) continue next;
+    const seen = own.size;
+    if (own.add(id).size === seen) continue;
+    const shard = queues.length === 1 ? 0 : shardOf(part[i].source, queues.length);
+    offered[shard].push(i);
+    jobKeys[shard].push(keyPrefix[shard] + id);
+  }
   unlanded.add(own);
-  const exists = existingByShard(redis, queues, ids, shards);
+  const exists = Promise.all(jobKeys.map((keys) => existing(redis, keys)));
   // Observed at once: a failure surfaces where the answer is awaited, never as an unhandled rejection.
   exists.catch(() => undefined);
-  return { part, ids, shards, own, exists, earlier, unlanded };
-}
-
-/** Which of the jobs `ids` (of shards `shards`) exist, in the order given: one check per shard. */
-async function existingByShard(redis: RedisClient, queues: readonly Queue[], ids: string[], shards: number[]): Promise<boolean[]> {
-  if (queues.length === 1) return existing(redis, ids.map((id) => queues[0].toKey(id)));
-  const out = new Array<boolean>(ids.length);
-  await Promise.all(
-    queues.map(async (q, shard) => {
-      const at = shards.flatMap((s, i) => (s === shard ? [i] : []));
-      if (at.length === 0) return;
-      const flags = await existing(redis, at.map((i) => q.toKey(ids[i])));
-      at.forEach((i, j) => (out[i] = flags[j]));
-    }),
-  );
-  return out;
+  return { part, ids, offered, own, exists, unlanded };
 }
 
 /**
- * Adds the jobs of a checked chunk that are not queued yet (not in Redis, not earlier in the chunk,
- * not in an earlier chunk still on its way) and returns without waiting for Redis.
+ * Adds the offered jobs of a checked chunk that Redis does not have yet and returns without waiting
+ * for Redis.
  */
 async function sendChunk(queues: readonly Queue[], c: CheckedChunk, options: EnqueueOptions, opts: JobsOptions): Promise<SentChunk> {
   const exists = await c.exists;
-  const fresh = new Set<string>();
-  const jobs: Array<Parameters<Queue['addBulk']>[0]> = queues.map(() => []);
-  c.part.forEach((k, i) => {
-    const id = c.ids[i];
-    if (exists[i] || fresh.has(id) || c.earlier.some((e) => e.has(id))) return;
-    fresh.add(id);
-    jobs[c.shards[i]].push(detectJob(k, id, options, opts));
+  const jobs = c.offered.map((at, shard) => {
+    const list: Array<Parameters<Queue['addBulk']>[0][number]> = [];
+    at.forEach((i, j) => {
+      if (!exists[shard][j]) list.push(detectJob(c.part[i], c.ids[i], options, opts));
+    });
+    return list;
   });
   const done = Promise.all(jobs.map((list, shard) => (list.length > 0 ? queues[shard].addBulk(list) : undefined))).then(() => {
     c.unlanded.delete(c.own);
   });
   done.catch(() => undefined);
-  return { added: fresh.size, addedByShard: jobs.map((list) => list.length), offered: c.part.length, done };
+  const addedByShard = jobs.map((list) => list.length);
+  return { added: addedByShard.reduce((a, b) => a + b, 0), addedByShard, offered: c.part.length, done };
 }
 
 /**
- * Which of `keys` exist, in one round trip and one command: a per-key `EXISTS` pipeline costs this
- * process about 10 µs of ioredis bookkeeping per key, a tenth of a chunk's whole budget. The keys of a
- * shard share its hash tag under Redis Cluster (`{facefleet-3}`, or `--redis-prefix '{facefleet}'` for
- * a queue that is not split), so one script may read them all.
+ * Which of `keys` (distinct) exist. One `EXISTS` of them all answers how many: none (a new run, the
+ * common case) or all (a run enqueued again) settle it in one cheap command; only a chunk where some
+ * exist asks key by key, in one script. The keys of a shard share its hash tag under Redis Cluster
+ * (`{facefleet-3}`, or `--redis-prefix '{facefleet}'` for a queue that is not split), so one command
+ * may name them all.
  */
 async function existing(redis: RedisClient, keys: string[]): Promise<boolean[]> {
+  if (keys.length === 0) return [];
+  const count = await redis.exists(keys);
+  if (count === 0 || count === keys.length) return new Array<boolean>(keys.length).fill(count > 0);
   const flags = (await EXISTS_EACH.run(redis, keys, [])) as number[];
   return flags.map((f) => f === 1);
 }
 
+/** `EXISTS` key by key, in one call: a pipeline of them costs this process about 10 µs of ioredis bookkeeping per key. */
 const EXISTS_EACH = new LuaScript("local r = {} for i, k in ipairs(KEYS) do r[i] = redis.call('EXISTS', k) end return r");
 
 function sleep(ms: number): Promise<void> {

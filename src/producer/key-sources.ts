@@ -1,6 +1,5 @@
-import fs from 'node:fs';
-import { FacefleetError } from '../errors';
-import { formatUrl, joinKey, parseLocation } from '../storage/location';
+import { MAX_KEY_BYTES, validateKey } from '../storage/key';
+import { formatUrl, joinKey, Location, parseLocation } from '../storage/location';
 import type { StoreRegistry } from '../storage/store-registry';
 
 /** One image to enqueue: its URL and its result name relative to the results location. */
@@ -18,6 +17,9 @@ export function isImageKey(key: string, extensions: readonly string[] = IMAGE_EX
   return extensions.some((ext) => lower.endsWith(ext));
 }
 
+/** A location URL's scheme as it starts a full-URL argument: `s3://`, `file://`. */
+const URL_ARG = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
 /**
  * Resolves an argument to a source: a full URL (`s3://…`, `file:///…`) keeps its object key as the
  * result name; anything else is a key relative to `base` (a location URL ending in `/`). A leading
@@ -25,10 +27,43 @@ export function isImageKey(key: string, extensions: readonly string[] = IMAGE_EX
  * still refused (`E_BAD_KEY`).
  */
 export function toSourceKey(arg: string, base: string): SourceKey {
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(arg)) return { source: arg, key: parseLocation(arg).key };
-  const loc = parseLocation(base);
-  const key = withoutDotSlash(arg);
-  return { source: formatUrl({ ...loc, key: joinKey(loc.key, key) }), key: joinKey('', key) };
+  return keyResolver(base)(arg);
+}
+
+/**
+ * {@link toSourceKey} against one base, parsed once (on the first relative key) instead of once per
+ * key: what a manifest of millions of lines resolves its keys with. Each relative key is validated
+ * once; the key joined to the base is then valid too (the base's prefix is a valid key ending in `/`),
+ * up to its length, which is checked.
+ */
+export function keyResolver(base: string): (arg: string) => SourceKey {
+  let loc: Location | undefined;
+  let prefix = '';
+  let prefixBytes = 0;
+  /** The source URL of a key under the base, but the key: `formatUrl` ends a URL with its key, verbatim. */
+  let head = '';
+  return (arg) => {
+    if (arg.includes('://') && URL_ARG.test(arg)) return { source: arg, key: parseLocation(arg).key };
+    if (loc === undefined) {
+      loc = parseLocation(base);
+      prefix = loc.key === '' || loc.key.endsWith('/') ? loc.key : `${loc.key}/`;
+      prefixBytes = Buffer.byteLength(prefix);
+      head = formatUrl({ ...loc, key: `${prefix}-` }).slice(0, -1);
+    }
+    const key = arg.startsWith('./') ? withoutDotSlash(arg) : arg;
+    try {
+      validateKey(key);
+    } catch (err) {
+      // The joined key is invalid too: its error is the one a key has always been refused with.
+      joinKey(loc.key, key);
+      throw err;
+    }
+    // Over the limit only once joined: joinKey throws the error naming the joined key. A UTF-16 unit
+    // takes at most 3 bytes, so a short key is not measured.
+    const long = prefixBytes + 3 * key.length > MAX_KEY_BYTES && prefixBytes + Buffer.byteLength(key) > MAX_KEY_BYTES;
+    if (long) joinKey(loc.key, key);
+    return { source: head + key, key };
+  };
 }
 
 /** `./a/b.jpg` → `a/b.jpg` (also `././a`); any other key unchanged. */
@@ -47,81 +82,8 @@ export async function* fromPrefix(stores: StoreRegistry, prefixUrl: string, exte
   }
 }
 
-/**
- * Keys from a manifest, streamed line by line (`-` reads stdin): plain lines (one key or URL per
- * line), JSONL (objects with a `key` or `source` field) or CSV with a header holding a `key` column.
- * Blank lines and `#` comments are ignored. Relative keys resolve against `base`.
- */
-export async function* fromManifest(file: string, base: string): AsyncGenerator<SourceKey> {
-  const input = file === '-' ? process.stdin : fs.createReadStream(file);
-  const lines = cappedLines(input, file);
-  let csvColumn = -1;
-  let lineNo = 0;
-  for await (const raw of lines) {
-    lineNo++;
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    if (lineNo === 1 && /\.csv$/i.test(file)) {
-      csvColumn = line.split(',').map((h) => h.trim().replace(/^"|"$/g, '')).indexOf('key');
-      if (csvColumn < 0) throw new FacefleetError('E_BAD_JOB', `${file}: the CSV header has no "key" column`);
-      continue;
-    }
-    let value: unknown = line;
-    if (csvColumn >= 0) value = line.split(',')[csvColumn]?.trim().replace(/^"|"$/g, '');
-    else if (line.startsWith('{')) {
-      let obj: { key?: unknown; source?: unknown };
-      try {
-        obj = JSON.parse(line) as { key?: unknown; source?: unknown };
-      } catch {
-        throw new FacefleetError('E_BAD_JOB', `${file}:${lineNo}: not valid JSON`);
-      }
-      // A line with both a source URL and a key (as `facefleet failed export` writes) keeps both.
-      if (typeof obj.source === 'string' && typeof obj.key === 'string') {
-        parseLocation(obj.source);
-        yield { source: obj.source, key: joinKey('', withoutDotSlash(obj.key)) };
-        continue;
-      }
-      value = obj.source ?? obj.key;
-    }
-    if (typeof value !== 'string' || value === '') throw new FacefleetError('E_BAD_JOB', `${file}:${lineNo}: no key`);
-    yield toSourceKey(value, base);
-  }
-}
-
-/** Longest manifest line accepted, bytes: a source URL and a key are at most a few KiB. */
-export const MAX_MANIFEST_LINE_BYTES = 64 * 1024;
-
-/**
- * The lines of a stream (`\n` or `\r\n`), each at most {@link MAX_MANIFEST_LINE_BYTES}: a manifest
- * without line breaks (a binary file, a wrong path) fails at once instead of being buffered whole.
- */
-async function* cappedLines(input: NodeJS.ReadableStream, file: string): AsyncGenerator<string> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let lineNo = 0;
-  const tooLong = () => new FacefleetError('E_BAD_JOB', `${file}:${lineNo + 1}: line longer than ${MAX_MANIFEST_LINE_BYTES} bytes`);
-  const take = (tail: Buffer): string => {
-    const line = Buffer.concat([...pending, tail]).toString('utf8');
-    pending = [];
-    pendingBytes = 0;
-    lineNo++;
-    return line.endsWith('\r') ? line.slice(0, -1) : line;
-  };
-  for await (const data of input) {
-    let chunk = typeof data === 'string' ? Buffer.from(data) : (data as Buffer);
-    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a)) {
-      if (pendingBytes + nl > MAX_MANIFEST_LINE_BYTES) throw tooLong();
-      yield take(chunk.subarray(0, nl));
-      chunk = chunk.subarray(nl + 1);
-    }
-    pendingBytes += chunk.length;
-    if (pendingBytes > MAX_MANIFEST_LINE_BYTES) throw tooLong();
-    if (chunk.length > 0) pending.push(chunk);
-  }
-  if (pendingBytes > 0) yield take(Buffer.alloc(0));
-}
-
 /** Keys given on the command line. */
 export async function* fromArgs(args: readonly string[], base: string): AsyncGenerator<SourceKey> {
-  for (const a of args) yield toSourceKey(a, base);
+  const resolve = keyResolver(base);
+  for (const a of args) yield resolve(a);
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { FacefleetError } from '../errors';
 import type { QueueTarget } from './connection';
@@ -48,7 +48,9 @@ export function shardsOf(target: ShardedTarget, ids?: readonly number[]): Shard[
  */
 export function shardOf(source: string, shards: number): number {
   if (shards === 1) return 0;
-  return createHash('sha256').update(source).digest().readUInt32BE(0) % shards;
+  // Node's one-shot hash where there is one (20.12 and later): half the cost of a Hash object per key.
+  const digest = typeof crypto.hash === 'function' ? crypto.hash('sha256', source, 'buffer') : crypto.createHash('sha256').update(source).digest();
+  return digest.readUInt32BE(0) % shards;
 }
 
 /**

@@ -7,7 +7,7 @@ import { FacefleetError } from '../errors';
  */
 const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
 
-/** Bytes read per `read` call. */
+/** Bytes read per `read` call once a file has outgrown the size its fstat gave. */
 const READ_CHUNK = 1 << 16;
 
 /** How {@link readRegularFile} names what it reads in its errors. */
@@ -40,6 +40,32 @@ function checkSize(size: number, options: ReadRegularOptions): void {
 }
 
 /**
+ * Reads an open file to its end: into one buffer of the size fstat gave (one `read` call for most
+ * files, no copy), and on in chunks, still capped, only if the file grew since. The byte past that
+ * size is asked for in the same call, so a file that grew is seen without a second round trip.
+ */
+async function readAll(handle: fsp.FileHandle, size: number, options: ReadRegularOptions): Promise<Buffer> {
+  const first = Buffer.allocUnsafe(size + 1);
+  let total = 0;
+  while (total < first.length) {
+    const { bytesRead } = await handle.read(first, total, first.length - total, null);
+    if (bytesRead === 0) return first.subarray(0, total);
+    total += bytesRead;
+  }
+  const chunks: Buffer[] = [first];
+  for (;;) {
+    checkSize(total, options);
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK, null);
+    if (bytesRead === 0) break;
+    total += bytesRead;
+    chunks.push(chunk.subarray(0, bytesRead));
+  }
+  checkSize(total, options);
+  return Buffer.concat(chunks, total);
+}
+
+/**
  * Reads a whole regular file, capped. A FIFO, device, socket or folder is never opened for real: it is
  * refused on its stat (`E_NOT_FOUND`), and the open cannot block (`O_NONBLOCK`) if one replaced the file
  * since; the fstat of what was opened decides. Above `maxBytes` it is `E_TOO_LARGE`. Other file-system
@@ -52,17 +78,7 @@ export async function readRegularFile(file: string, options: ReadRegularOptions)
     const stats = await handle.stat();
     checkRegular(stats, options.name);
     checkSize(stats.size, options);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(READ_CHUNK);
-      const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK, null);
-      if (bytesRead === 0) break;
-      total += bytesRead;
-      checkSize(total, options);
-      chunks.push(bytesRead === READ_CHUNK ? chunk : chunk.subarray(0, bytesRead));
-    }
-    return { body: Buffer.concat(chunks, total), stats };
+    return { body: await readAll(handle, stats.size, options), stats };
   } finally {
     await handle.close();
   }

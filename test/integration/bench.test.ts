@@ -1,16 +1,4 @@
-import { FacefleetProcess } from '../../tools/harness/facefleet-process';
-
-/** Runs `node bin/facefleet.js <args>` from the repository root; resolves with its exit code and output. */
-async function facefleet(args: string[], timeoutMs = 300_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // The benchmark's settings must come from its flags alone, not from the test runner's environment.
-  const child = FacefleetProcess.spawn(args, { scrub: /^(FACEFLEET_(?!MODEL_CACHE$)|REDIS_URL$)/ });
-  try {
-    const { code } = await child.waitForExit(timeoutMs);
-    return { code, stdout: child.stdout, stderr: child.stderr };
-  } finally {
-    await child.kill();
-  }
-}
+import { runBenchCli as facefleet } from '../support/bench-cli';
 
 const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 
@@ -38,7 +26,8 @@ describe('facefleet bench', () => {
     expect(report.phases.inProcess.images).toBe(16);
     expect(report.phases.enqueue.keys).toBe(2000);
     expect(isNumber(report.enqueueAddBulkPerSecond)).toBe(true);
-    expect(report.targets.map((t: { what: string }) => t.what)).toHaveLength(4);
+    // Four of the queue and memory, three of the CPU view (stage profile and plain loop).
+    expect(report.targets.map((t: { what: string }) => t.what)).toHaveLength(7);
     expect(report.sweep).toBeNull();
     expect(report.serve).toBeNull();
     // The bundled samples hold a truncated JPEG: skipped, never counted as a failure.

@@ -271,7 +271,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
   it('renders an environment variable for every option of `facefleet worker`, and none the worker ignores', () => {
     const objects = renderChart({
       set: {
-        'gpu.enabled': true, 'gpu.allowCpuFallback': true, 'config.model': 'mogface', 'config.modelPath': '/models/m.onnx', 'config.scoreThreshold': 0.7, 'config.maxTiles': 2,
+        'gpu.enabled': true, 'gpu.allowCpuFallback': true, 'config.model': 'mogface', 'config.modelPath': '/models/m.onnx', 'config.scoreThreshold': 0.7, 'config.maxTiles': 2, 'config.batch': 16,
         's3.endpoint': 'https://s3.local', 's3.region': 'eu-west-1', 's3.forcePathStyle': 'true', ...(hasFileRoots ? { 'config.fileRoots': '/data' } : {}),
         'config.allowedLocations': 's3://photos',
       },
@@ -280,6 +280,17 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
     for (const name of cliWorkerEnv()) expect(names).toContain(name);
     const known = new Set([...cliWorkerEnv(), ...OTHER_WORKER_ENV, ...CHART_ENV]);
     expect(names.filter((n) => n.startsWith('FACEFLEET_') && !known.has(n))).toEqual([]);
+  });
+
+  it("leaves the batch to the worker unless set: 8 on CPU pods, the GPU default on GPU pods", () => {
+    for (const gpu of [false, true]) {
+      const container = workerContainer(renderChart({ set: { 'gpu.enabled': gpu } }));
+      expect(container.env.map((e: { name: string }) => e.name)).not.toContain('FACEFLEET_BATCH');
+      const config = loadWorkerConfig({}, containerEnv(container, { fields: POD }));
+      expect({ gpu, batch: config.batch }).toEqual({ gpu, batch: gpu ? 32 : 8 });
+    }
+    const set = workerContainer(renderChart({ set: { 'gpu.enabled': true, 'config.batch': 12 } }));
+    expect(loadWorkerConfig({}, containerEnv(set, { fields: POD })).batch).toBe(12);
   });
 
   it('passes every config value through to the worker', () => {

@@ -21,7 +21,7 @@ describe('benchmark options', () => {
     expect(o.workers).toBe(1);
     expect(o.seconds).toBe(10);
     expect(o.enqueueKeys).toBe(100_000);
-    expect([...o.phases]).toEqual(['ceiling', 'in-process', 'pipeline', 'naive', 'enqueue']);
+    expect([...o.phases]).toEqual(['ceiling', 'in-process', 'pipeline', 'naive', 'stages', 'plain-loop', 'enqueue']);
     expect(o.sweep).toBe(false);
     expect(o.sweepBatches).toEqual([1, 2, 4, 8, 16]);
     expect(o.sweepWorkers).toEqual([1, 2]);
@@ -49,7 +49,7 @@ describe('benchmark options', () => {
   it('names the flag, what was expected and what was given', () => {
     expect(configError({ count: '0' })).toMatch(/--count: expected a number from 1 to 10000000; given "0"/);
     expect(configError({ workers: '1.5' })).toMatch(/--workers: expected an integer from 1 to 64; given "1.5"/);
-    expect(configError({ phases: 'ceiling,warp' })).toMatch(/--phases: expected a comma-separated list of ceiling, in-process, pipeline, naive, enqueue, fleet, or none; given "ceiling,warp"/);
+    expect(configError({ phases: 'ceiling,warp' })).toMatch(/--phases: expected a comma-separated list of ceiling, in-process, pipeline, naive, enqueue, fleet, inference, stages, plain-loop, or none; given "ceiling,warp"/);
     expect(configError({ sweepPhases: 'naive' })).toMatch(/--sweep-phases: expected a comma-separated list of ceiling, in-process, pipeline; given "naive"/);
     expect(configError({ batches: '1,x' })).toMatch(/--batches: expected a number from 1 to 256; given "x"/);
     expect(configError({ batch: '0' })).toMatch(/batch \(--batch\)/);

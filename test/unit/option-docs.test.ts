@@ -53,6 +53,8 @@ describe("the chart's values.schema.json config block", () => {
     expect(generated.properties.inferenceThreads).toMatchObject({ type: 'integer', minimum: 0, maximum: 256 });
     expect(generated.properties.forceIncremental).toMatchObject({ type: 'boolean' });
     expect(generated.properties.maxTiles).toMatchObject({ type: ['integer', 'null'] });
+    expect(generated.properties.batch).toMatchObject({ type: ['integer', 'null'], minimum: 1 });
+    expect(generated.required).not.toContain('batch');
     expect(generated.properties.fileRoots).toMatchObject({ pattern: '^(\\/[^,]*(,\\/[^,]*)*)?$' });
   });
 
@@ -62,7 +64,9 @@ describe("the chart's values.schema.json config block", () => {
     for (const [key, spec] of Object.entries(WORKER_OPTIONS) as Array<[string, OptionSpec]>) {
       if (!spec.chart || spec.default === undefined || typeof spec.default === 'function') continue;
       const inChart = values.config[spec.chart.key];
-      const parsed = loadWorkerConfig({}, { [spec.env!]: String(inChart) }) as unknown as Record<string, unknown>;
+      // null: the chart leaves the variable out (a default derived at start, such as the GPU batch).
+      const parsed = loadWorkerConfig({}, inChart === null ? {} : { [spec.env!]: String(inChart) }) as unknown as Record<string, unknown>;
+      if (inChart === null) expect({ key, derived: spec.derive !== undefined }).toEqual({ key, derived: true });
       expect({ key, value: parsed[key] }).toEqual({ key, value: defaults[key] });
     }
   });

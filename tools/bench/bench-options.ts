@@ -1,12 +1,14 @@
+import os from 'node:os';
 import path from 'node:path';
 import { BENCH_OWN_OPTIONS as OWN } from '../../src/config/bench-config';
 import { ModelConfig, imageLimits, loadModelConfig } from '../../src/config/model-config';
 import { FacefleetError } from '../../src/errors';
 import { findRepoRoot } from '../../src/models/registry';
 import { MAX_SHARDS } from '../../src/queue/shards';
+import { ExecutionSetting, defaultIntraOpThreads, parseExecution } from './inference-grid';
 
 /** The measurements `facefleet bench` can take; `--phases` picks a subset. */
-export const BENCH_PHASES = ['ceiling', 'in-process', 'pipeline', 'naive', 'enqueue', 'fleet'] as const;
+export const BENCH_PHASES = ['ceiling', 'in-process', 'pipeline', 'naive', 'enqueue', 'fleet', 'inference', 'stages', 'plain-loop'] as const;
 
 /** One measurement of the benchmark. */
 export type BenchPhase = (typeof BENCH_PHASES)[number];
@@ -54,7 +56,7 @@ export interface BenchOptions {
   enqueueKeys: number;
   /** Shards of the fleet measurement's queue. @defaultValue 1 */
   shards: number;
-  /** Measurements to take (`none`: only the sweep). @defaultValue every one of {@link BENCH_PHASES} but `fleet` */
+  /** Measurements to take (`none`: only the sweep). @defaultValue every one of {@link BENCH_PHASES} but `fleet` and `inference` */
   phases: ReadonlySet<BenchPhase>;
   /** Times each measurement is repeated, interleaved; the median is reported. @defaultValue 1 */
   rounds: number;
@@ -70,6 +72,14 @@ export interface BenchOptions {
   serve: boolean;
   /** Measured time per serve row, s. @defaultValue 5 */
   serveSeconds: number;
+  /** Batch sizes of the inference grid (`--phases inference`). @defaultValue [1, 2, 4, 8] */
+  inferenceBatches: number[];
+  /** Intra-op thread counts of the inference grid; 0 lets onnxruntime decide. @defaultValue [1, cores, 0] */
+  intraThreads: number[];
+  /** Execution settings of the inference grid. @defaultValue sequential, parallel with 1 and with 2 inter-op threads */
+  executionModes: ExecutionSetting[];
+  /** Measured time per row of the inference grid, s. @defaultValue 2 */
+  inferenceSeconds: number;
   /** Folder for V8 CPU profiles of the pipeline's worker processes (`node --cpu-prof`); unset: none. */
   profileDir?: string;
   /** Print one JSON object on stdout instead of the tables. @defaultValue false */
@@ -84,7 +94,7 @@ export interface BenchOptions {
  */
 export function loadBenchOptions(flags: Record<string, unknown>, env: Record<string, string | undefined> = process.env): Readonly<BenchOptions> {
   const {
-    images, sets, count, workers, seconds, concurrency, enqueueKeys, shards, phases, rounds, sweep, batches, sweepWorkers, sweepPhases, serve, serveSeconds, profileDir, json,
+    images, sets, count, workers, seconds, concurrency, enqueueKeys, shards, phases, rounds, sweep, batches, sweepWorkers, sweepPhases, serve, serveSeconds, inferenceBatches, intraThreads, executionModes, inferenceSeconds, profileDir, json,
     ...modelFlags
   } = flags;
   const model = loadModelConfig(modelFlags, env);
@@ -112,6 +122,10 @@ export function loadBenchOptions(flags: Record<string, unknown>, env: Record<str
     sweepPhases: new Set(sweepPhaseList),
     serve: boolOf(serve, OWN.serve.default),
     serveSeconds: numberOf('serve-seconds', serveSeconds, OWN.serveSeconds.default, 0.1, 3600),
+    inferenceBatches: listOf('inference-batches', inferenceBatches, OWN.inferenceBatches.default, (s) => intOf('inference-batches', s, 0, 1, 256)),
+    intraThreads: listOf('intra-threads', intraThreads, defaultIntraOpThreads(os.cpus().length).join(','), (s) => intOf('intra-threads', s, 0, 0, 256)),
+    executionModes: listOf('execution-modes', executionModes, OWN.executionModes.default, (s) => parseExecution(s) ?? bad('execution-modes', 'a comma-separated list of sequential, parallel:N (N from 0 to 256)', executionModes)),
+    inferenceSeconds: numberOf('inference-seconds', inferenceSeconds, OWN.inferenceSeconds.default, 0.1, 3600),
     ...(typeof profileDir === 'string' && profileDir !== '' ? { profileDir: path.resolve(profileDir) } : {}),
     json: boolOf(json, OWN.json.default),
   });

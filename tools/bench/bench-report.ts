@@ -1,8 +1,13 @@
 import { ServeLoadRow, formatServeLoad } from './serve-load';
 import type { EnqueueRate } from './enqueue-rate';
 import type { FleetCost } from './fleet';
+import { GpuReport, formatGpuReport } from './gpu-utilisation';
+import { InferenceGridReport, formatInferenceGrid } from './inference-grid';
 import type { PhaseResult, PipelineResult } from './phase-result';
 import type { SkippedImage } from './bench-images';
+import { CpuReport } from './cpu-report';
+import { formatCpuReport } from './cpu-report-text';
+import { fmt, table } from './text-table';
 import { Quantiles, ratio } from './stats';
 
 /** One row of the sweep: images/s at one batch size. */
@@ -24,13 +29,15 @@ export interface TargetCheck {
   what: string;
   /** The bound, e.g. 0.95. */
   target: number;
-  /** `atLeast`: measured ≥ target; `within`: |measured − target| ≤ tolerance. */
-  comparison: 'atLeast' | 'within';
+  /** `atLeast`: measured ≥ target; `atMost`: measured ≤ target; `within`: |measured − target| ≤ tolerance. */
+  comparison: 'atLeast' | 'atMost' | 'within';
   /** Allowed distance from the target for `within`. */
   tolerance?: number;
   /** Measured value; `null` when a phase needed for it was not run. */
   measured: number | null;
   met: boolean | null;
+  /** When missed and known: what holds the measurement back (a stage, idle cores, wasted CPU). */
+  heldBackBy?: string;
 }
 
 /** The four per-photo measurements, by their report key. */
@@ -71,8 +78,13 @@ export interface BenchSetReport {
   phases: { ceiling: PhaseResult | null; inProcess: PhaseResult | null; pipeline: PipelineResult | null; naive: PhaseResult | null };
   roundsMeasured: Record<string, number[]>;
   roundRatios: BenchReport['roundRatios'];
-  /** The targets that depend on the photos (pipeline / in-process, pipeline / naive, RSS growth). */
+  /**
+   * The targets that depend on the photos: pipeline / in-process, pipeline / naive, RSS growth, then
+   * (with `--phases stages,plain-loop`) the CPU targets of {@link CpuReport}.
+   */
   targets: TargetCheck[];
+  /** CPU per image by stage, the plain loops, the CPU limit and the gaps (with `--phases stages` or `plain-loop`). */
+  cpu?: CpuReport | null;
 }
 
 /**
@@ -136,6 +148,8 @@ export interface BenchReport {
   contention: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', number | null>;
   /** p50/p95 per stage and measurement, ms. */
   stages: Record<'ceiling' | 'inProcess' | 'pipeline' | 'naive', Record<string, Quantiles> | null>;
+  /** The first set's {@link BenchSetReport.cpu}. */
+  cpu?: CpuReport | null;
   /** The full result of each measurement (the median round). */
   phases: { ceiling: PhaseResult | null; inProcess: PhaseResult | null; pipeline: PipelineResult | null; naive: PhaseResult | null; enqueue: EnqueueRate | null };
   /** Images/s (keys/s for enqueue) of every round, in order, when rounds > 1. */
@@ -151,6 +165,12 @@ export interface BenchReport {
   serve: ServeLoadRow[] | null;
   /** What an image costs redis-server, enqueue and processing (with `--phases fleet`; the median round). */
   fleet?: FleetCost | null;
+  /** The providers the benchmark's session runs on (`cuda`, `cpu`, `cpu (fallback)`). */
+  provider?: string;
+  /** GPU utilisation and memory per measurement, from nvidia-smi (or why there are none). */
+  gpu?: GpuReport | null;
+  /** CPU per image and images/s across batch, intra-op threads and execution modes (with `--phases inference`). */
+  inference?: InferenceGridReport | null;
   /**
    * Every photo set measured, in `--sets` order. Always written by `runBench`; a report without it
    * (written before sets existed) is read as one set made of the top-level figures.
@@ -173,10 +193,13 @@ export function formatReport(r: BenchReport): string {
   const canvas = `${r.model.canvas.width}×${r.model.canvas.height}${tiles}`;
   out.push(`facefleet bench: ${r.model.id} ${r.model.version} (${canvas}), batch ${s.batch}, threads ${s.threads || 'auto'}, ${s.workers} worker process(es), concurrency ${s.concurrency}, ${s.count} images per set`);
   out.push(`  host: ${r.host.cpus} CPUs (${r.host.cpuModel}), node ${r.host.node}${r.host.nice ? `, nice ${r.host.nice}` : ''}, load average ${r.host.loadAverage.start} → ${r.host.loadAverage.end}${s.rounds > 1 ? `; median of ${s.rounds} rounds` : ''}`);
+  if (r.provider) out.push(`  execution provider: ${r.provider}`);
   for (const set of sets) {
     out.push('');
     out.push(...setSection(set, s.workers, r.sets !== undefined));
   }
+  const gpuLines = formatGpuReport(r.gpu);
+  if (gpuLines.length) out.push('', ...gpuLines);
   const e = r.phases.enqueue;
   const setTargets = new Set(sets.flatMap((set) => set.targets.map((t) => t.what)));
   const otherTargets = r.targets.filter((t) => !setTargets.has(t.what));
@@ -189,6 +212,7 @@ export function formatReport(r: BenchReport): string {
   }
   out.push(...otherTargets.map(targetLine));
   if (r.fleet) out.push('', ...fleetLines(r.fleet));
+  if (r.inference) out.push('', ...formatInferenceGrid(r.inference));
   if (r.sweep) {
     out.push('');
     const workerCounts = Object.keys(r.sweep[0]?.pipeline ?? {});
@@ -224,16 +248,21 @@ function setSection(set: BenchSetReport, workers: number, named: boolean): strin
   phaseRow('in-process', set.phases.inProcess);
   phaseRow(`pipeline (${workers}w)`, set.phases.pipeline);
   phaseRow('naive', set.phases.naive);
+  if (set.cpu?.plainLoop) phaseRow(`plain loop (${set.cpu.plainLoop.runtime})`, set.cpu.plainLoop);
+  if (set.cpu?.plainLoopPython) phaseRow(`plain loop (${set.cpu.plainLoopPython.runtime})`, set.cpu.plainLoopPython);
   if (rows.length > 1) out.push(...table(rows));
+  if (set.cpu?.plainLoopPythonSkipped) out.push(`plain loop (Python): not run: ${set.cpu.plainLoopPythonSkipped}`);
   const by = set.phases.pipeline?.cpuMsPerImageBy;
   if (by) out.push(`pipeline CPU ms/image: workers ${fmt(by.workers)}, redis-server ${fmt(by.redis)}`);
-  out.push(`ratios: pipeline/in-process ${fmt(set.ratios.pipelineVsInProcess)}, pipeline/ceiling ${fmt(set.ratios.pipelineVsCeiling)}, pipeline/naive ${fmt(set.ratios.pipelineVsNaive)}`);
+  const cpuRatios = set.cpu ? `, pipeline/plain loop ${fmt(set.cpu.ratios.pipelineVsPlainLoop)}, in-process/CPU limit ${fmt(set.cpu.ratios.inProcessVsCpuLimit)}, pipeline/CPU limit ${fmt(set.cpu.ratios.pipelineVsCpuLimit)}` : '';
+  out.push(`ratios: pipeline/in-process ${fmt(set.ratios.pipelineVsInProcess)}, pipeline/ceiling ${fmt(set.ratios.pipelineVsCeiling)}, pipeline/naive ${fmt(set.ratios.pipelineVsNaive)}${cpuRatios}`);
   for (const [name, rr] of Object.entries(set.roundRatios)) out.push(`  ${name} per round: ${rr.perRound.map(fmt).join(', ')} (median ${fmt(rr.median)})`);
   out.push(...set.targets.map(targetLine));
   const rssAt = Object.entries(set.rssAtMb).map(([n, mb]) => `${Number(n).toLocaleString('en-US')} images ${mb} MB`);
   out.push(`worker peak RSS: ${set.rssPeakMb === null ? 'unknown' : `${set.rssPeakMb} MB`}${rssAt.length ? `; RSS after ${rssAt.join(', after ')}` : ''}`);
   const stages = stageTable(set.stages);
   if (stages.length > 1) out.push('', ...stages);
+  if (set.cpu) out.push('', ...formatCpuReport(set.cpu, set.phases.inProcess, set.phases.pipeline));
   return out;
 }
 
@@ -247,9 +276,11 @@ export function fleetLines(f: FleetCost): string[] {
 }
 
 function targetLine(t: TargetCheck): string {
-  const miss = t.comparison === 'within' ? Math.abs((t.measured ?? 0) - t.target) - (t.tolerance ?? 0) : t.target - (t.measured ?? 0);
-  const verdict = t.met === null ? 'not measured' : t.met ? 'met' : `missed by ${fmt(miss)} (${((miss / t.target) * 100).toFixed(1)}%)`;
-  const bound = t.comparison === 'within' ? `${t.target} ± ${t.tolerance}` : `≥ ${t.target}`;
+  const measured = t.measured ?? 0;
+  const miss = t.comparison === 'within' ? Math.abs(measured - t.target) - (t.tolerance ?? 0) : t.comparison === 'atMost' ? measured - t.target : t.target - measured;
+  const held = t.heldBackBy ? `, held back by ${t.heldBackBy}` : '';
+  const verdict = t.met === null ? 'not measured' : t.met ? 'met' : `missed by ${fmt(miss)} (${((miss / t.target) * 100).toFixed(1)}%)${held}`;
+  const bound = t.comparison === 'within' ? `${t.target} ± ${t.tolerance}` : t.comparison === 'atMost' ? `≤ ${t.target}` : `≥ ${t.target}`;
   return `  target ${t.what} ${bound}: ${t.measured === null ? '-' : fmt(t.measured)} (${verdict})`;
 }
 
@@ -292,14 +323,4 @@ function stageTable(stages: BenchSetReport['stages']): string[] {
     return q ? `${fmt(q.p50)} / ${fmt(q.p95)}` : '-';
   })]);
   return table(rows);
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
-}
-
-function fmt(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
-  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
 }

@@ -1,7 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { detectJob } from '../../src/producer/enqueue-run';
-import { fromManifest } from '../../src/producer/key-sources';
+import { DEFAULT_CHUNK_SIZE, detectJob, enqueueRun } from '../../src/producer/enqueue-run';
+import type { SourceKey } from '../../src/producer/key-sources';
+import { manifestBatches } from '../../src/producer/manifest';
+import { jobIdFor } from '../../src/queue/job-data';
 import { DEFAULT_JOB_POLICY, jobOptions } from '../../src/queue/job-options';
 import { BenchQueue, benchQueueName } from './bench-queue';
 import { CpuMeter, redisCpuMs, selfCpuMs } from './cpu-time';
@@ -14,15 +16,17 @@ export interface EnqueueRate {
   keys: number;
   seconds: number;
   /**
-   * CPU time per key, µs: this process (reading the manifest, job ids, BullMQ's serialisation) and
-   * redis-server (BullMQ's add script per job). `null` where unreadable.
+   * CPU time per key, µs: this process (reading the manifest, job ids, the duplicate check, BullMQ's
+   * serialisation) and redis-server (the existence checks, BullMQ's add script per job). `null` where
+   * unreadable.
    */
   cpuUsPerKey: { producer: number | null; redis: number | null };
   /**
-   * BullMQ's own ceiling on this machine, measured right after: the same number of jobs with the same
-   * data and options through bare `addBulk` (chunks of 1,000, two in flight), with no manifest, job-id
-   * hashing, duplicate check or run record. `keysPerSecond / addBulkPerSecond` is what the producer's
-   * own work costs.
+   * BullMQ's own ceiling on this machine, measured on both sides of the producer (before and after, so
+   * a change in the machine's load weighs on both alike; the mean of the two): the same jobs (same
+   * sources, keys, job ids, run, results and options) through bare `addBulk` in chunks of the
+   * producer's size, two in flight, with no manifest, job-id hashing, duplicate check or run record.
+   * `keysPerSecond / addBulkPerSecond` is what the producer's own work costs.
    */
   addBulkPerSecond: number | null;
   addBulkCpuUsPerJob: { producer: number | null; redis: number | null };
@@ -39,84 +43,121 @@ export interface EnqueueRateOptions {
   model: string;
 }
 
+/** The run id of both sides: the same job ids and payloads, each side in its own queue. */
+const RUN_ID = 'bench-enqueue';
+
+/** Keys run through both sides, untimed, before measuring: the JIT warms BullMQ's path for both alike. */
+const WARM_UP_KEYS = 10_000;
+
+/** One timed side of the comparison. */
+interface Side {
+  jobs: number;
+  ms: number;
+  cpuMs: { producer: number | null; redis: number | null };
+}
+
 /**
  * Producer throughput: a manifest of `keys` lines (keys relative to a base folder, as a real manifest
- * holds them) streamed by `fromManifest` into `enqueueRun` — deterministic job ids, the duplicate
- * check, `addBulk` in chunks of 1,000, the run record — on a fresh queue with no worker. The clock
- * covers reading the manifest through sealing the run; the queue is removed afterwards.
+ * holds them) read by `manifestBatches` into `enqueueRun`, as `facefleet enqueue --manifest` does —
+ * deterministic job ids, the duplicate check, `addBulk` in chunks, the run record — on a fresh queue
+ * with no worker, the clock covering reading the manifest through sealing the run. BullMQ's bare
+ * `addBulk` of the same jobs is timed right before and right after, each on a fresh queue of an
+ * otherwise empty Redis (every queue is removed after its side). Both paths are warmed up first.
  */
 export async function measureEnqueue(options: EnqueueRateOptions, progress: ProgressSink): Promise<EnqueueRate> {
   const manifest = path.join(options.workDir, `manifest-${options.keys}.txt`);
+  const warmManifest = path.join(options.workDir, `manifest-warm-up.txt`);
   const width = String(options.keys).length;
   const lines: string[] = [];
   for (let i = 0; i < options.keys; i++) lines.push(`photos/${String(i % 1000).padStart(3, '0')}/img-${String(i).padStart(width, '0')}.jpg`);
   await fs.writeFile(manifest, `${lines.join('\n')}\n`);
-  const bq = new BenchQueue(options.redisUrl, benchQueueName('enqueue'));
+  await fs.writeFile(warmManifest, `${lines.slice(0, WARM_UP_KEYS).join('\n')}\n`);
+  const base = `file://${path.join(options.workDir, 'nowhere')}/`;
+  const results = `file://${path.join(options.workDir, 'enqueue-results')}`;
   try {
-    // The connection is opened before the clock starts, as a long-running producer's would be.
-    await bq.queue.waitUntilReady();
-    const base = `file://${path.join(options.workDir, 'nowhere')}/`;
-    const producerCpu = new CpuMeter(async () => selfCpuMs());
-    const redisCpu = new CpuMeter(() => redisCpuMs(bq.redis));
-    await redisCpu.begin();
-    await producerCpu.begin();
-    const t0 = performance.now();
-    const report = await bq.enqueue('enqueue', fromManifest(manifest, base), `file://${path.join(options.workDir, 'enqueue-results')}`, options.model, (n) =>
-      progress.update(n, options.keys, 'keys'),
-    );
-    const ms = performance.now() - t0;
-    const producerMs = await producerCpu.elapsed();
-    const redisMs = await redisCpu.elapsed();
-    const perKey = (cpuMs: number | null) => (cpuMs === null || report.enqueued === 0 ? null : Math.round((cpuMs * 1000) / report.enqueued));
-    const bare = await measureBareAddBulk(options, report.enqueued, progress);
+    // The bare side's jobs are the producer's: its keys, resolved as the producer resolves them, and
+    // its job ids, computed before that side's clock starts.
+    const keys: SourceKey[] = [];
+    for await (const batch of manifestBatches(manifest, base)) keys.push(...batch);
+    const ids = keys.map((k) => jobIdFor(k.source, options.model, RUN_ID));
+    const quiet: ProgressSink = { phase: () => undefined, update: () => undefined, end: () => undefined };
+    await viaProducer(options, warmManifest, base, results, quiet);
+    await bareAddBulk(options, keys.slice(0, WARM_UP_KEYS), ids, results, quiet);
+
+    const before = await bareAddBulk(options, keys, ids, results, progress);
+    const producer = await viaProducer(options, manifest, base, results, progress);
+    const after = await bareAddBulk(options, keys, ids, results, progress);
+    const perKey = (cpuMs: number | null, jobs: number) => (cpuMs === null || jobs === 0 ? null : Math.round((cpuMs * 1000) / jobs));
+    const bareMs = (before.ms + after.ms) / 2;
+    const bareCpu = (read: (s: Side) => number | null) => {
+      const a = read(before);
+      const b = read(after);
+      return a === null || b === null ? null : perKey(a + b, before.jobs + after.jobs);
+    };
     return {
-      keysPerSecond: Math.round(report.enqueued / (ms / 1000)),
-      keys: report.enqueued,
-      seconds: ms / 1000,
-      cpuUsPerKey: { producer: perKey(producerMs), redis: perKey(redisMs) },
-      addBulkPerSecond: bare.perSecond,
-      addBulkCpuUsPerJob: bare.cpuUsPerJob,
+      keysPerSecond: Math.round(producer.jobs / (producer.ms / 1000)),
+      keys: producer.jobs,
+      seconds: producer.ms / 1000,
+      cpuUsPerKey: { producer: perKey(producer.cpuMs.producer, producer.jobs), redis: perKey(producer.cpuMs.redis, producer.jobs) },
+      addBulkPerSecond: before.jobs === 0 ? null : Math.round(before.jobs / (bareMs / 1000)),
+      addBulkCpuUsPerJob: { producer: bareCpu((s) => s.cpuMs.producer), redis: bareCpu((s) => s.cpuMs.redis) },
     };
   } finally {
-    await bq.close().catch(() => undefined);
     await fs.rm(manifest, { force: true });
+    await fs.rm(warmManifest, { force: true });
   }
 }
 
-/** Bare `addBulk` of `jobs` jobs shaped as the producer's, on a fresh queue: BullMQ's ceiling here. */
-async function measureBareAddBulk(
-  options: EnqueueRateOptions,
-  jobs: number,
-  progress: ProgressSink,
-): Promise<{ perSecond: number | null; cpuUsPerJob: { producer: number | null; redis: number | null } }> {
-  if (jobs === 0) return { perSecond: null, cpuUsPerJob: { producer: null, redis: null } };
-  const bq = new BenchQueue(options.redisUrl, benchQueueName('addbulk'));
+/** Times `run` on a fresh queue opened before the clock starts (as a long-running process's would be); the queue is removed afterwards. */
+async function timed(options: EnqueueRateOptions, label: string, run: (bq: BenchQueue) => Promise<number>): Promise<Side> {
+  const bq = new BenchQueue(options.redisUrl, benchQueueName(label));
   try {
     await bq.queue.waitUntilReady();
-    const opts = jobOptions(DEFAULT_JOB_POLICY);
-    const results = `file://${path.join(options.workDir, 'enqueue-results')}`;
     const producerCpu = new CpuMeter(async () => selfCpuMs());
     const redisCpu = new CpuMeter(() => redisCpuMs(bq.redis));
     await redisCpu.begin();
     await producerCpu.begin();
     const t0 = performance.now();
-    const inFlight = new Set<Promise<unknown>>();
-    for (let start = 0; start < jobs; start += 1000) {
-      const chunk = [];
-      for (let i = start; i < Math.min(jobs, start + 1000); i++) {
-        const key = `photos/${String(i % 1000).padStart(3, '0')}/img-${i}.jpg`;
-        chunk.push(detectJob({ source: `file://${options.workDir}/nowhere/${key}`, key }, `ff-bare-${i}`, { results, runId: 'addbulk', model: options.model }, opts));
-      }
-      const sent: Promise<unknown> = bq.queue.addBulk(chunk).finally(() => inFlight.delete(sent));
-      inFlight.add(sent);
-      if (inFlight.size >= 2) await Promise.race(inFlight);
-      progress.update(Math.min(jobs, start + 1000), jobs, 'jobs (bare addBulk)');
-    }
-    await Promise.all(inFlight);
+    const jobs = await run(bq);
     const ms = performance.now() - t0;
-    const per = (cpuMs: number | null) => (cpuMs === null ? null : Math.round((cpuMs * 1000) / jobs));
-    return { perSecond: Math.round(jobs / (ms / 1000)), cpuUsPerJob: { producer: per(await producerCpu.elapsed()), redis: per(await redisCpu.elapsed()) } };
+    const producer = await producerCpu.elapsed();
+    const redis = await redisCpu.elapsed();
+    return { jobs, ms, cpuMs: { producer, redis } };
   } finally {
     await bq.close().catch(() => undefined);
   }
+}
+
+/** The manifest through `enqueueRun`, as `facefleet enqueue --manifest` reads it (the backlog bound lifted: no worker drains this queue). */
+function viaProducer(options: EnqueueRateOptions, manifest: string, base: string, results: string, progress: ProgressSink): Promise<Side> {
+  // The queue names of both sides have the same length, so their Redis keys do too.
+  return timed(options, 'enqueue', async (bq) => {
+    const report = await enqueueRun(bq.queue, bq.redis, bq.runs, manifestBatches(manifest, base), {
+      runId: RUN_ID,
+      results,
+      model: options.model,
+      maxBacklog: Number.MAX_SAFE_INTEGER,
+      onProgress: (n) => progress.update(n, options.keys, 'keys'),
+    });
+    return report.enqueued;
+  });
+}
+
+/** Bare `addBulk` of the jobs of `keys` under `ids`, in the producer's chunks with two in flight: BullMQ's ceiling here. */
+function bareAddBulk(options: EnqueueRateOptions, keys: readonly SourceKey[], ids: readonly string[], results: string, progress: ProgressSink): Promise<Side> {
+  return timed(options, 'addbulk', async (bq) => {
+    const opts = jobOptions(DEFAULT_JOB_POLICY);
+    const run = { results, runId: RUN_ID, model: options.model };
+    const inFlight = new Set<Promise<unknown>>();
+    for (let start = 0; start < keys.length; start += DEFAULT_CHUNK_SIZE) {
+      const chunk = [];
+      for (let i = start; i < Math.min(keys.length, start + DEFAULT_CHUNK_SIZE); i++) chunk.push(detectJob(keys[i], ids[i], run, opts));
+      const sent: Promise<unknown> = bq.queue.addBulk(chunk).finally(() => inFlight.delete(sent));
+      inFlight.add(sent);
+      if (inFlight.size >= 2) await Promise.race(inFlight);
+      progress.update(Math.min(keys.length, start + DEFAULT_CHUNK_SIZE), keys.length, 'jobs (bare addBulk)');
+    }
+    await Promise.all(inFlight);
+    return keys.length;
+  });
 }

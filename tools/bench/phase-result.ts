@@ -1,4 +1,5 @@
 import type { Quantiles } from './stats';
+import type { StageCpu } from './cpu-limit';
 
 /** What one measurement found. */
 export interface PhaseResult {
@@ -49,4 +50,16 @@ export function perImage(cpuMs: number | null, images: number): number | null {
  */
 export function rate(images: number, ms: number): number {
   return ms > 0 ? Number((images / (ms / 1000)).toPrecision(4)) : 0;
+}
+
+/** A plain-loop measurement: one image after another in one process, with its CPU by stage. */
+export interface PlainLoopResult extends PhaseResult {
+  /** What ran, e.g. `TypeScript: sharp, onnxruntime 1 thread, batch 1`. */
+  runtime: string;
+  /** CPU ms per image by stage (the loop is serial, so each delta is that stage's alone). */
+  stageCpuMs: StageCpu;
+  /** Wall ms per image by stage. */
+  stageWallMs: StageCpu;
+  /** Wall ms per image of V8 garbage-collection pauses inside each stage (part of its CPU); absent where there is no V8. */
+  stageGcMs?: StageCpu;
 }

@@ -3,15 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import type { DecodeOptions } from '../../src/detectors/detector';
 import { LoadedModel, loadModel } from '../../src/engine/build-engine';
+import { isDeviceProvider } from '../../src/inference/provider-libraries';
 import { PrivateRedis, startRedis } from '../harness/redis';
 import { BenchImageSet, loadBenchImages, materializeImages, meanBytes, meanMegapixels, meanViews } from './bench-images';
 import { BenchOptions, BenchPhase, BenchSetName, effectiveConcurrency } from './bench-options';
 import type { BenchReport, BenchSetReport, SetPhase, SweepRow, TargetCheck } from './bench-report';
 import { ensureCameraSet } from './camera-set';
 import { measureCeiling } from './ceiling';
+import { GpuPhases } from './gpu-utilisation';
+import { CpuPhases } from './cpu-phases';
 import { EnqueueRate, measureEnqueue } from './enqueue-rate';
 import { FleetCost, measureFleet } from './fleet';
 import { measureInProcess } from './in-process';
+import { runInferencePhase } from './inference-sweep';
 import { measureNaive } from './naive';
 import type { PhaseResult, PipelineResult } from './phase-result';
 import { measurePipeline } from './pipeline';
@@ -28,6 +32,8 @@ interface BenchContext {
   workDir: string;
   redis?: PrivateRedis;
   progress: ProgressSink;
+  /** The stage profile and the plain loops (`--phases stages,plain-loop`). */
+  cpu: CpuPhases;
 }
 
 /** One photo set with its images laid out for the queue measurements. */
@@ -43,7 +49,7 @@ interface SetContext {
 type SetRounds = Record<SetPhase, PhaseResult[]>;
 
 /** The measurements taken once per photo set; the others (enqueue, sweep, serve) are taken once. */
-const PER_SET: readonly BenchPhase[] = ['ceiling', 'in-process', 'pipeline', 'naive'];
+const PER_SET: readonly BenchPhase[] = ['ceiling', 'in-process', 'pipeline', 'naive', 'stages', 'plain-loop'];
 
 /**
  * Runs the benchmark: loads the model once (its inference thread serves the ceiling and in-process
@@ -61,15 +67,20 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
   const model = await loadModel(options.model, { onPull: (m) => progress.end(m) });
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'facefleet-bench-'));
   let redis: PrivateRedis | undefined;
+  let gpu: GpuPhases | undefined;
   try {
+    // GPU utilisation and memory per measurement, when nvidia-smi is there.
+    gpu = await GpuPhases.start(options.model.providers.some(isDeviceProvider));
+    const sampled = gpu;
     // Without a per-set measurement only the first set is needed (by the sweep and serve).
     const names = PER_SET.some((p) => options.phases.has(p)) ? options.sets : options.sets.slice(0, 1);
     const sets: SetContext[] = [];
     for (const name of names) sets.push(await loadSet(name, options, model, workDir, progress));
-    const queued: BenchPhase[] = ['pipeline', 'naive', 'enqueue', 'fleet'];
+    const queued: BenchPhase[] = ['pipeline', 'naive', 'enqueue', 'fleet', 'stages'];
     if (queued.some((p) => options.phases.has(p)) || (options.sweep && options.sweepPhases.has('pipeline')) || options.serve) redis = await startRedis();
     const decode: DecodeOptions = { ...model.detector.defaults, ...(options.model.scoreThreshold !== undefined ? { scoreThreshold: options.model.scoreThreshold } : {}) };
-    const ctx: BenchContext = { options, model, decode, workDir, redis, progress };
+    const cpu = new CpuPhases({ options, model, decode, workDir, redisUrl: redis?.url, progress });
+    const ctx: BenchContext = { options, model, decode, workDir, redis, progress, cpu };
     progress.end(`${model.detector.id} ${model.detector.version} loaded in ${Math.round(model.loadMs)} ms; ${sets.map((s) => `${s.name} ${s.set.images.length} photos${s.set.skipped.length ? ` (${s.set.skipped.length} skipped, undecodable)` : ''}`).join(', ')}`);
 
     const rounds = new Map<SetContext, SetRounds>(sets.map((s) => [s, { ceiling: [], inProcess: [], pipeline: [], naive: [] }]));
@@ -80,19 +91,21 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
       const tag = options.rounds > 1 ? ` (round ${r + 1}/${options.rounds})` : '';
       for (const s of sets) {
         const mine = rounds.get(s)!;
-        if (options.phases.has('ceiling')) mine.ceiling.push(await step(ctx, `${s.name}: ceiling${tag}`, () => ceilingAt(ctx, s, batch)));
-        if (options.phases.has('in-process')) mine.inProcess.push(await step(ctx, `${s.name}: in-process${tag}`, () => inProcessAt(ctx, s, batch)));
-        if (options.phases.has('pipeline')) mine.pipeline.push(await step(ctx, `${s.name}: pipeline, ${options.workers} worker process(es)${tag}`, () => pipelineAt(ctx, s, batch, options.workers)));
-        if (options.phases.has('naive')) mine.naive.push(await step(ctx, `${s.name}: naive${tag}`, () => naiveRun(ctx, s)));
+        if (options.phases.has('ceiling')) mine.ceiling.push(await sampled.during(s.name, 'ceiling', () => step(ctx, `${s.name}: ceiling${tag}`, () => ceilingAt(ctx, s, batch))));
+        if (options.phases.has('in-process')) mine.inProcess.push(await sampled.during(s.name, 'in-process', () => step(ctx, `${s.name}: in-process${tag}`, () => inProcessAt(ctx, s, batch))));
+        if (options.phases.has('pipeline')) mine.pipeline.push(await sampled.during(s.name, 'pipeline', () => step(ctx, `${s.name}: pipeline, ${options.workers} worker process(es)${tag}`, () => pipelineAt(ctx, s, batch, options.workers))));
+        if (options.phases.has('naive')) mine.naive.push(await sampled.during(s.name, 'naive', () => step(ctx, `${s.name}: naive${tag}`, () => naiveRun(ctx, s))));
+        if (cpu.wanted) await cpu.round(s, tag);
       }
       if (options.phases.has('enqueue')) {
         progress.phase(`enqueue, ${options.enqueueKeys.toLocaleString('en-US')} keys${tag}`);
         const e = await measureEnqueue({ redisUrl: redis!.url, keys: options.enqueueKeys, workDir, model: model.detector.id }, progress);
-        progress.end(`${e.keysPerSecond.toLocaleString('en-US')} keys/s`);
+        progress.end(`${e.keysPerSecond.toLocaleString('en-US')} keys/s, bare addBulk ${e.addBulkPerSecond?.toLocaleString('en-US') ?? '-'} jobs/s: enqueue / addBulk ${ratio(e.keysPerSecond, e.addBulkPerSecond)?.toFixed(2) ?? '-'}; CPU µs/key ${e.cpuUsPerKey.producer ?? '-'}/${e.cpuUsPerKey.redis ?? '-'} against ${e.addBulkCpuUsPerJob.producer ?? '-'}/${e.addBulkCpuUsPerJob.redis ?? '-'} (producer/redis-server)`);
         enqueueRounds.push(e);
       }
       if (options.phases.has('fleet')) fleetRounds.push(await fleetAt(ctx, sets[0], tag));
     }
+    const inference = options.phases.has('inference') ? await runInferencePhase(options, model, sets[0].set, progress) : null;
     const sweep = options.sweep ? await runSweep(ctx, sets[0]) : null;
     let serve: ServeLoadRow[] | null = null;
     if (options.serve) {
@@ -103,8 +116,13 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
     const setReports = sets.map((s) => buildSetReport(ctx, s, rounds.get(s)!));
     // The median round by what an image costs Redis.
     const fleet = fleetRounds.length ? [...fleetRounds].sort((a, b) => (a.redisUsPerImage.total ?? 0) - (b.redisUsPerImage.total ?? 0))[Math.floor((fleetRounds.length - 1) / 2)] : null;
-    return { ...buildReport(ctx, setReports, enqueue, enqueueRounds, sweep, serve, loadStart), fleet };
+    await gpu.stop();
+    const report = buildReport(ctx, setReports, enqueue, enqueueRounds, sweep, serve, loadStart);
+    const { provider, fallbackReason } = model.session.info;
+    if (fallbackReason) report.warnings.push(`--providers ${options.model.providers.join(',')} fell back to CPU: every figure is a CPU figure (${fallbackReason})`);
+    return { ...report, fleet, inference, provider, gpu: gpu.report() };
   } finally {
+    await gpu?.stop().catch(() => undefined);
     await model.close().catch(() => undefined);
     await redis?.stop().catch(() => undefined);
     await fs.rm(workDir, { recursive: true, force: true });
@@ -265,6 +283,7 @@ function buildSetReport(ctx: BenchContext, s: SetContext, rounds: SetRounds): Be
     check('RSS after 10,000 / after 1,000 images', 1, rssGrowth, 0.1),
   ];
   const each = <T>(f: (p: PhaseResult | null) => T) => ({ ceiling: f(phases.ceiling), inProcess: f(phases.inProcess), pipeline: f(phases.pipeline), naive: f(phases.naive) });
+  const cpu = ctx.cpu.report(s.name, phases.inProcess, phases.pipeline, targets);
   return {
     name: s.name,
     dir: s.set.dir,
@@ -285,7 +304,8 @@ function buildSetReport(ctx: BenchContext, s: SetContext, rounds: SetRounds): Be
     phases,
     roundsMeasured,
     roundRatios,
-    targets,
+    targets: cpu.targets,
+    cpu: cpu.cpu,
   };
 }
 
@@ -328,7 +348,7 @@ function buildReport(
   const roundsMeasured = { ...top.roundsMeasured };
   if (options.rounds > 1 && enqueueRounds.length) roundsMeasured.enqueue = enqueueRounds.map((e) => e.keysPerSecond);
   // The top-level list keeps its order from before sets: the enqueue target third.
-  const targets = [top.targets[0], top.targets[1], check('enqueue keys/s', 20_000, enqueue?.keysPerSecond ?? null), top.targets[2]];
+  const targets = [top.targets[0], top.targets[1], check('enqueue keys/s', 20_000, enqueue?.keysPerSecond ?? null), top.targets[2], ...top.targets.slice(3)];
   const input = model.detector.input;
   return {
     model: { id: model.detector.id, version: model.detector.version, path: model.modelPath, canvas: { width: input.width, height: input.height }, dynamicBatch: model.detector.dynamicBatch, maxTiles: model.engine.tiling?.maxTiles ?? 0, meanViews: top.meanViews },
@@ -370,6 +390,7 @@ function buildReport(
     cpuMsPerImage: top.cpuMsPerImage,
     contention: top.contention,
     stages: top.stages,
+    cpu: top.cpu ?? null,
     phases: { ...top.phases, enqueue },
     roundsMeasured,
     roundRatios: top.roundRatios,

@@ -8,7 +8,8 @@ import { runTtlSeconds } from '../../config/common';
 import { loadProducerConfig } from '../../config/producer-config';
 import { fieldLabel } from '../../config/parse';
 import { enqueueRun } from '../../producer/enqueue-run';
-import { fromArgs, fromManifest, fromPrefix, SourceKey } from '../../producer/key-sources';
+import { fromArgs, fromPrefix, SourceKey } from '../../producer/key-sources';
+import { manifestBatches } from '../../producer/manifest';
 import { connectQueue } from '../../queue/queue-handles';
 import { s3ClientConfigFromEnv } from '../../storage/s3-client-config';
 import { StoreRegistry } from '../../storage/store-registry';
@@ -29,10 +30,10 @@ export async function run(flags: Record<string, unknown>, keys: readonly string[
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const stream: AsyncIterable<SourceKey> = config.prefix
+    const stream: AsyncIterable<SourceKey | SourceKey[]> = config.prefix
       ? fromPrefix(stores, config.prefix)
       : config.manifest
-        ? fromManifest(config.manifest, config.base)
+        ? manifestBatches(config.manifest, config.base)
         : fromArgs(keys, config.base);
     const counter = interactive
       ? new cliProgress.SingleBar({ format: ' enqueued {value} keys | {note}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
