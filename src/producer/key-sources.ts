@@ -40,7 +40,7 @@ export function keyResolver(base: string): (arg: string) => SourceKey {
   let loc: Location | undefined;
   let prefix = '';
   let prefixBytes = 0;
-  /** The source URL of a key under the base, but the key: `formatUrl` ends a URL with its key, verbatim. */
+  /** What the source URL of every key under the base starts with: `formatUrl` puts the key last, verbatim. */
   let head = '';
   return (arg) => {
     if (arg.includes('://') && URL_ARG.test(arg)) return { source: arg, key: parseLocation(arg).key };

@@ -6,8 +6,11 @@ import { keyResolver, SourceKey, withoutDotSlash } from './key-sources';
 /** Longest manifest line accepted, bytes: a source URL and a key are at most a few KiB. */
 export const MAX_MANIFEST_LINE_BYTES = 64 * 1024;
 
-/** Bytes read from a manifest at a time: a few thousand lines, parsed in one go. */
-export const MANIFEST_READ_BYTES = 256 * 1024;
+/**
+ * Bytes read from a manifest at a time: about a chunk of lines (a thousand of 60 bytes), parsed in
+ * one go; the keys parsed wait no longer than one chunk for their `addBulk`.
+ */
+export const MANIFEST_READ_BYTES = 64 * 1024;
 
 /**
  * Keys from a manifest, streamed line by line (`-` reads stdin): plain lines (one key or URL per

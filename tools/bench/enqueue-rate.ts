@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_CHUNK_SIZE, detectJob, enqueueRun } from '../../src/producer/enqueue-run';
-import type { SourceKey } from '../../src/producer/key-sources';
 import { manifestBatches } from '../../src/producer/manifest';
 import { jobIdFor } from '../../src/queue/job-data';
 import { DEFAULT_JOB_POLICY, jobOptions } from '../../src/queue/job-options';
@@ -75,18 +74,14 @@ export async function measureEnqueue(options: EnqueueRateOptions, progress: Prog
   const base = `file://${path.join(options.workDir, 'nowhere')}/`;
   const results = `file://${path.join(options.workDir, 'enqueue-results')}`;
   try {
-    // The bare side's jobs are the producer's: its keys, resolved as the producer resolves them, and
-    // its job ids, computed before that side's clock starts.
-    const keys: SourceKey[] = [];
-    for await (const batch of manifestBatches(manifest, base)) keys.push(...batch);
-    const ids = keys.map((k) => jobIdFor(k.source, options.model, RUN_ID));
+    const jobs = await BareJobs.of(manifest, base, options.model);
     const quiet: ProgressSink = { phase: () => undefined, update: () => undefined, end: () => undefined };
     await viaProducer(options, warmManifest, base, results, quiet);
-    await bareAddBulk(options, keys.slice(0, WARM_UP_KEYS), ids, results, quiet);
+    await bareAddBulk(options, jobs, Math.min(WARM_UP_KEYS, jobs.count), results, quiet);
 
-    const before = await bareAddBulk(options, keys, ids, results, progress);
+    const before = await bareAddBulk(options, jobs, jobs.count, results, progress);
     const producer = await viaProducer(options, manifest, base, results, progress);
-    const after = await bareAddBulk(options, keys, ids, results, progress);
+    const after = await bareAddBulk(options, jobs, jobs.count, results, progress);
     const perKey = (cpuMs: number | null, jobs: number) => (cpuMs === null || jobs === 0 ? null : Math.round((cpuMs * 1000) / jobs));
     const bareMs = (before.ms + after.ms) / 2;
     const bareCpu = (read: (s: Side) => number | null) => {
@@ -143,21 +138,76 @@ function viaProducer(options: EnqueueRateOptions, manifest: string, base: string
   });
 }
 
-/** Bare `addBulk` of the jobs of `keys` under `ids`, in the producer's chunks with two in flight: BullMQ's ceiling here. */
-function bareAddBulk(options: EnqueueRateOptions, keys: readonly SourceKey[], ids: readonly string[], results: string, progress: ProgressSink): Promise<Side> {
+/** Bare `addBulk` of the first `count` of `jobs`, in the producer's chunks with two in flight: BullMQ's ceiling here. */
+function bareAddBulk(options: EnqueueRateOptions, jobs: BareJobs, count: number, results: string, progress: ProgressSink): Promise<Side> {
   return timed(options, 'addbulk', async (bq) => {
     const opts = jobOptions(DEFAULT_JOB_POLICY);
     const run = { results, runId: RUN_ID, model: options.model };
     const inFlight = new Set<Promise<unknown>>();
-    for (let start = 0; start < keys.length; start += DEFAULT_CHUNK_SIZE) {
+    for (let start = 0; start < count; start += DEFAULT_CHUNK_SIZE) {
       const chunk = [];
-      for (let i = start; i < Math.min(keys.length, start + DEFAULT_CHUNK_SIZE); i++) chunk.push(detectJob(keys[i], ids[i], run, opts));
+      for (let i = start; i < Math.min(count, start + DEFAULT_CHUNK_SIZE); i++) {
+        const key = jobs.key(i);
+        chunk.push(detectJob({ source: jobs.head + key, key }, jobs.id(i), run, opts));
+      }
       const sent: Promise<unknown> = bq.queue.addBulk(chunk).finally(() => inFlight.delete(sent));
       inFlight.add(sent);
       if (inFlight.size >= 2) await Promise.race(inFlight);
-      progress.update(Math.min(keys.length, start + DEFAULT_CHUNK_SIZE), keys.length, 'jobs (bare addBulk)');
+      progress.update(Math.min(count, start + DEFAULT_CHUNK_SIZE), count, 'jobs (bare addBulk)');
     }
     await Promise.all(inFlight);
-    return keys.length;
+    return count;
   });
 }
+
+/**
+ * The bare side's jobs: the producer's keys (resolved from the manifest as the producer resolves
+ * them) and job ids (hashed before any clock starts), held in three strings. A job's strings are
+ * sliced out of them as it is built, as the producer slices keys out of what it reads: the same kind
+ * of strings on both sides, and a handful of objects on the heap where arrays of them would be
+ * hundreds of thousands, marked by every full collection of the producer's side too.
+ */
+class BareJobs {
+  private constructor(
+    /** What every key's source starts with. */
+    readonly head: string,
+    /** The keys, `\n`-separated. */
+    private readonly keys: string,
+    /** Where each key starts in `keys`, and the end of the last one plus 1. */
+    private readonly starts: Uint32Array,
+    /** The job ids, each {@link ID_LENGTH} characters, one after another. */
+    private readonly ids: string,
+    readonly count: number,
+  ) {}
+
+  /** The jobs of `manifest` under `base` for run {@link RUN_ID} of `model`. */
+  static async of(manifest: string, base: string, model: string): Promise<BareJobs> {
+    const keys: string[] = [];
+    const ids: string[] = [];
+    let head: string | undefined;
+    for await (const batch of manifestBatches(manifest, base)) {
+      for (const k of batch) {
+        head ??= k.source.slice(0, k.source.length - k.key.length);
+        if (k.source !== head + k.key) throw new Error(`bench manifest: ${k.source} is not ${head} + its key`);
+        const id = jobIdFor(k.source, model, RUN_ID);
+        if (id.length !== ID_LENGTH) throw new Error(`job id ${id} is not ${ID_LENGTH} characters`);
+        keys.push(k.key);
+        ids.push(id);
+      }
+    }
+    const starts = new Uint32Array(keys.length + 1);
+    keys.forEach((k, i) => (starts[i + 1] = starts[i] + k.length + 1));
+    return new BareJobs(head ?? '', keys.join('\n'), starts, ids.join(''), keys.length);
+  }
+
+  key(i: number): string {
+    return this.keys.slice(this.starts[i], this.starts[i + 1] - 1);
+  }
+
+  id(i: number): string {
+    return this.ids.slice(i * ID_LENGTH, (i + 1) * ID_LENGTH);
+  }
+}
+
+/** Length of a job id: `ff-` and 40 hex digits. */
+const ID_LENGTH = 43;

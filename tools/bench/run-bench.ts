@@ -112,7 +112,9 @@ export async function runBench(options: Readonly<BenchOptions>, progress: Progre
       progress.phase(`serve: POST /v1/detect, closed loop, batching on and off (${sets[0].name} set)`);
       serve = await measureServe(sets[0].set, { redisUrl: redis!.url, model: options.model, seconds: options.serveSeconds }, progress);
     }
-    const enqueue = enqueueRounds.length ? [...enqueueRounds].sort((a, b) => a.keysPerSecond - b.keysPerSecond)[Math.floor((enqueueRounds.length - 1) / 2)] : null;
+    // The median round by enqueue / addBulk, measured side by side: keys/s alone moves with the machine's load.
+    const vsAddBulk = (e: EnqueueRate) => ratio(e.keysPerSecond, e.addBulkPerSecond) ?? 0;
+    const enqueue = enqueueRounds.length ? [...enqueueRounds].sort((a, b) => vsAddBulk(a) - vsAddBulk(b))[Math.floor((enqueueRounds.length - 1) / 2)] : null;
     const setReports = sets.map((s) => buildSetReport(ctx, s, rounds.get(s)!));
     // The median round by what an image costs Redis.
     const fleet = fleetRounds.length ? [...fleetRounds].sort((a, b) => (a.redisUsPerImage.total ?? 0) - (b.redisUsPerImage.total ?? 0))[Math.floor((fleetRounds.length - 1) / 2)] : null;
