@@ -30,6 +30,21 @@ import onnxruntime as ort
 import PIL
 from PIL import Image, ImageOps
 
+
+
+def _nms():
+    """The repository's NumPy NMS (greedy, pixel-inclusive areas) from the MogFace reference decode,
+    loaded under its own module name: both models' reference decodes are called reference_decode."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "mogface", "reference_decode.py")
+    spec = importlib.util.spec_from_file_location("facefleet_mogface_reference_decode", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.nms
+
+
+nms = _nms()
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 STAGES = ("read", "probe", "decode", "pack", "inference", "outputs", "write")
@@ -92,23 +107,6 @@ def pack(canvas, contract):
     return np.ascontiguousarray(x[None])
 
 
-def greedy_nms(boxes, scores, threshold, keep):
-    """Greedy NMS with pixel-inclusive areas, best first; returns kept indices."""
-    order = np.argsort(-scores, kind="stable")
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
-    kept = []
-    while order.size > 0 and len(kept) < keep:
-        i = order[0]
-        kept.append(i)
-        rest = order[1:]
-        iw = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
-        ih = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
-        inter = iw * ih
-        order = rest[inter / (areas[i] + areas[rest] - inter) <= threshold]
-    return kept
-
-
 class RetinaFace:
     def __init__(self, contract, options):
         sys.path.insert(0, os.path.join(REPO, "models", "retinaface"))
@@ -124,7 +122,7 @@ class RetinaFace:
         idx = np.nonzero(scores > o["scoreThreshold"])[0]
         idx = idx[np.argsort(-scores[idx], kind="stable")][: o["preNmsTopK"]]
         boxes = self.rd.decode(out["loc"][0][idx].astype(np.float64), self.priors[idx]) * self.scale
-        kept = greedy_nms(boxes, scores[idx].astype(np.float64), o["iouThreshold"], o["maxDetections"])
+        kept = nms(boxes, scores[idx].astype(np.float64), o["iouThreshold"], o["maxDetections"])
         return boxes[kept], scores[idx][kept]
 
 
@@ -141,7 +139,7 @@ class MogFace:
         idx = np.nonzero(scores > o["scoreThreshold"])[0]
         idx = idx[np.argsort(-scores[idx], kind="stable")][: o["preNmsTopK"]]
         boxes = self.md.decode(out["loc"][0].reshape(-1, 4)[idx], self.anchors[idx])
-        kept = greedy_nms(boxes, scores[idx], o["iouThreshold"], o["maxDetections"])
+        kept = nms(boxes, scores[idx], o["iouThreshold"], o["maxDetections"])
         return boxes[kept], scores[idx][kept]
 
 
@@ -219,7 +217,7 @@ def faces_of(decoder, outputs_per_view, photo, options):
     boxes = np.concatenate(all_boxes)
     scores = np.concatenate(all_scores).astype(np.float64)
     if len(outputs_per_view) > 1 and len(scores) > 0:
-        kept = greedy_nms(boxes, scores, options["iouThreshold"], options["maxDetections"])
+        kept = nms(boxes, scores, options["iouThreshold"], options["maxDetections"])
         boxes, scores = boxes[kept], scores[kept]
     w, h = photo["width"], photo["height"]
     boxes = np.clip(boxes, 0, [w, h, w, h])
