@@ -2,14 +2,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { DecodeOptions, Detector } from '../../src/detectors/detector';
 import { fitLetterbox } from '../../src/imaging/letterbox';
-import { probeImage, type ImageLimits } from '../../src/imaging/probe-image';
-import { planTiles, type TilingOptions } from '../../src/imaging/tile-plan';
+import { probeImage } from '../../src/imaging/probe-image';
+import { planTiles } from '../../src/imaging/tile-plan';
 import { findRepoRoot } from '../../src/models/registry';
 import type { BenchImageSet } from './bench-images';
 import type { StageCpu } from './cpu-limit';
 import { PlainLoopResult, rate } from './phase-result';
+import type { PlainLoopOptions } from './plain-loop';
 
 /** What the Python plain loop is, as the report names it. */
 export const PLAIN_LOOP_PYTHON = 'Python: Pillow draft, onnxruntime 1 thread, batch 1';
@@ -37,16 +37,10 @@ export function checkPython(python = 'python3'): PythonCheck {
   }
 }
 
-/** Settings of {@link measurePythonPlainLoop}. */
-export interface PythonPlainLoopOptions {
+/** Settings of {@link measurePythonPlainLoop}: those of the TypeScript loop, with a work folder for its results. */
+export interface PythonPlainLoopOptions extends Omit<PlainLoopOptions, 'resultsDir'> {
   /** Interpreter. @defaultValue `python3` */
   python?: string;
-  modelPath: string;
-  detector: Detector;
-  decode: DecodeOptions;
-  limits: ImageLimits;
-  tiling?: TilingOptions;
-  count: number;
   /** An empty folder for the job file and the results. */
   workDir: string;
 }
