@@ -65,19 +65,15 @@ describe('facefleet serve (process)', () => {
       expect(p.stderr()).toMatch(new RegExp(`facefleet serve: E_CONFIG: port \\(--port\\): cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
       const lines = logLines(p.stderr());
       expect(lines.find((l) => l.msg === 'serve cannot start')).toMatchObject({ level: 60, code: 'E_CONFIG' });
-      // Redis was up (the run routes were about to be served), and everything opened was closed in order;
-      // failStart's fallback exit would have said "still running".
+      // Redis was up (the run routes were about to be served), and everything opened was closed;
+      // failStart's fallback exit would have said "still running". The order of the steps is the
+      // lifecycle's (test/unit/fail-start.test.ts): their log lines can reach stderr out of order.
       expect(lines.find((l) => l.msg === 'redis is not reachable yet: detection works, run routes answer 503 until it is')).toBeUndefined();
-      expect(lines.filter((l) => l.msg === 'shutdown step done').map((l) => l.step)).toEqual([
-        'stop accepting requests and finish those in flight',
-        'stop background enqueues',
-        'close the inference session',
-        'close the queue',
-        'close storage',
-        'stop the liveness ticker',
-        'close redis',
-        'flush logs',
-      ]);
+      const steps = lines.filter((l) => l.msg === 'shutdown step done').map((l) => String(l.step));
+      expect(steps[0]).toBe('stop accepting requests and finish those in flight');
+      expect([...steps].sort()).toEqual(
+        ['close redis', 'close storage', 'close the inference session', 'close the queue', 'flush logs', 'stop accepting requests and finish those in flight', 'stop background enqueues', 'stop the liveness ticker'],
+      );
       expect(p.stderr()).not.toMatch(/still running|shutdown step failed/);
     } finally {
       p.child.signal('SIGKILL');
