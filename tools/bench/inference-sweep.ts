@@ -2,15 +2,14 @@ import os from 'node:os';
 import { loadModelConfig } from '../../src/config/model-config';
 import type { Detector } from '../../src/detectors/detector';
 import type { LoadedModel } from '../../src/engine/build-engine';
-import { packTensor } from '../../src/imaging/pack-tensor';
 import { SessionHost } from '../../src/inference/session-host';
-import { BenchImageSet, imageAt } from './bench-images';
+import { BenchImageSet } from './bench-images';
 import type { BenchOptions } from './bench-options';
-import { ContentionMeter, CpuMeter, selfCpuMs } from './cpu-time';
 import { InferenceGridReport, InferenceRow, InferenceSetting, chooseInference, describeSetting, inferenceGrid, medianRound, productSetting, sessionKey } from './inference-grid';
 import { perImage, rate } from './phase-result';
 import type { ProgressSink } from './progress';
 import { quantiles } from './stats';
+import { runLoop } from './ceiling';
 
 /** Settings of {@link measureInferenceGrid}. */
 export interface InferenceSweepOptions {
@@ -94,48 +93,17 @@ export async function measureInferenceGrid(options: InferenceSweepOptions, progr
 
 /** One row: `session.run` in a loop at one batch size on an already started session. */
 async function measureRow(host: SessionHost, detector: Detector, set: BenchImageSet, setting: InferenceSetting, seconds: number, progress: ProgressSink): Promise<InferenceRow> {
-  const { input } = detector;
   const { batch } = setting;
-  const template = packTensor(Array.from({ length: batch }, (_, i) => imageAt(set, i).pixels), input);
-  const dims = input.layout === 'NHWC' ? [batch, input.height, input.width, 3] : [batch, 3, input.height, input.width];
-  // Each run in flight owns a buffer: it is transferred to the thread and comes back with the result.
-  const runOnce = async (data: Float32Array): Promise<{ data: Float32Array; runMs: number }> => {
-    const res = await host.run({ [input.name]: { data, dims } });
-    return { data: res.inputs?.[input.name]?.data ?? template.slice(), runMs: res.runMs };
-  };
-  const buffers = await Promise.all([template.slice(), template.slice()].map(async (b) => (await runOnce(b)).data));
-
   const runMs: number[] = [];
-  const cpu = new CpuMeter(async () => selfCpuMs());
-  const others = new ContentionMeter(async () => selfCpuMs());
-  await cpu.begin();
-  await others.begin();
-  const budgetMs = seconds * 1000;
-  const t0 = performance.now();
-  let last = t0;
-  let images = 0;
-  const lane = async (buffer: Float32Array) => {
-    let data = buffer;
-    while (performance.now() - t0 < budgetMs) {
-      const res = await runOnce(data);
-      data = res.data;
-      last = performance.now();
-      images += batch;
-      runMs.push(res.runMs);
-      progress.update(Math.min(Math.round(last - t0), budgetMs), budgetMs, 'ms');
-    }
-  };
-  await Promise.all(buffers.map(lane));
-  const cpuMs = await cpu.elapsed();
-  const contention = await others.share();
+  const loop = await runLoop(host, detector, set, batch, seconds, progress, (ms) => runMs.push(ms));
   return {
     ...setting,
-    imagesPerSecond: rate(images, last - t0),
-    images,
-    seconds: (last - t0) / 1000,
-    cpuMsPerImage: perImage(cpuMs, images),
+    imagesPerSecond: rate(loop.canvases, loop.wallMs),
+    images: loop.canvases,
+    seconds: loop.wallMs / 1000,
+    cpuMsPerImage: perImage(loop.cpuMs, loop.canvases),
     runMs: quantiles(runMs),
-    contention,
+    contention: loop.contention,
   };
 }
 
