@@ -35,7 +35,8 @@ export interface BatchRunOptions {
  * its next batch into them).
  */
 export async function runBatch(run: RunFeeds, feeds: Record<string, WireTensor>, options: BatchRunOptions = {}): Promise<BatchRunOutput> {
-  const padded = options.padBatches ? padFeeds(feeds) : { feeds, rows: 0, ranRows: 0 };
+  const rows = Object.values(feeds)[0]?.dims[0] ?? 0;
+  const padded = options.padBatches ? padFeeds(feeds) : { feeds, rows, ranRows: rows };
   const result = await run(padded.feeds);
   let outputs: Record<string, WireTensor> = {};
   for (const [name, tensor] of Object.entries(result)) outputs[name] = { data: tensor.data as Float32Array, dims: [...tensor.dims] };
@@ -43,5 +44,5 @@ export async function runBatch(run: RunFeeds, feeds: Record<string, WireTensor>,
   const transfer = new Set<ArrayBuffer>();
   for (const t of Object.values(outputs)) transfer.add(t.data.buffer as ArrayBuffer);
   for (const t of Object.values(feeds)) transfer.add(t.data.buffer as ArrayBuffer);
-  return { outputs, transfer: [...transfer], ranRows: padded.ranRows || (Object.values(feeds)[0]?.dims[0] ?? 0) };
+  return { outputs, transfer: [...transfer], ranRows: padded.ranRows };
 }
