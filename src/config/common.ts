@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { MAX_SHARDS } from '../queue/shards';
 import { parseLocation } from '../storage/location';
-import { GPU_DEFAULT_BATCH, prefersGpu } from './device-defaults';
+import { CPU_DEFAULT_BATCH, GPU_DEFAULT_BATCH, defaultInferenceThreads, prefersGpu } from './device-defaults';
+import { usableCores } from '../host/cpu-quota';
 import { defineOptions, OptionTable } from './option-spec';
 import { bool, configError, Env, int, sourceOf } from './parse';
 
@@ -220,18 +221,18 @@ export const MODEL_OPTIONS = defineOptions({
     chart: { key: 'maxTiles', description: 'extra tiles per large photo (0 = none)' },
   },
   /**
-   * Images per inference batch. Unset, it is 8, or {@link GPU_DEFAULT_BATCH} (32) when `cuda` or
-   * `tensorrt` comes first in `providers`: a GPU gains from batching, a CPU barely (docs/benchmarks.md).
-   * @defaultValue 8; 32 on a GPU (env `FACEFLEET_BATCH`)
+   * Images per inference batch. Unset, it is {@link CPU_DEFAULT_BATCH} (1) on a CPU, or
+   * {@link GPU_DEFAULT_BATCH} (32) when `cuda` or `tensorrt` comes first in `providers`: a GPU gains
+   * from batching, a CPU does not (docs/benchmarks.md). @defaultValue 1; 32 on a GPU (env `FACEFLEET_BATCH`)
    */
   batch: {
     flag: '--batch <n>',
     env: 'FACEFLEET_BATCH',
-    default: 8,
+    defaultText: `${CPU_DEFAULT_BATCH} on a CPU, ${GPU_DEFAULT_BATCH} on a GPU`,
     help: 'images per inference batch',
-    doc: `images per \`session.run\`; unset, ${GPU_DEFAULT_BATCH} when \`cuda\` or \`tensorrt\` comes first in \`--providers\` (a GPU gains from batching, a CPU barely)`,
+    doc: `images per \`session.run\`; unset, ${CPU_DEFAULT_BATCH} on a CPU (batching saves a CPU nothing and costs memory) and ${GPU_DEFAULT_BATCH} when \`cuda\` or \`tensorrt\` comes first in \`--providers\` (a GPU gains from batching); chosen by measurement ([docs/benchmarks.md](docs/benchmarks.md))`,
     schema: int(1, 256),
-    derive: (c) => (prefersGpu((c.providers as string[] | undefined) ?? []) ? GPU_DEFAULT_BATCH : c.batch),
+    derive: (c) => (prefersGpu((c.providers as string[] | undefined) ?? []) ? GPU_DEFAULT_BATCH : CPU_DEFAULT_BATCH),
     chart: { key: 'batch', description: 'images per session.run' },
   },
   /** How long a partial batch waits for more images, ms. @defaultValue 10 (env `FACEFLEET_MAX_WAIT_MS`) */
@@ -244,15 +245,19 @@ export const MODEL_OPTIONS = defineOptions({
     schema: int(0, 60_000),
     chart: { key: 'maxWaitMs', description: 'partial-batch wait, ms' },
   },
-  /** ORT intra-op threads; 0 lets onnxruntime choose. @defaultValue 0 (env `FACEFLEET_INFERENCE_THREADS`) */
+  /**
+   * ORT intra-op threads; 0 lets onnxruntime choose. Unset: half the usable cores on a CPU (at least 1),
+   * 0 on a GPU ({@link defaultInferenceThreads}). @defaultValue half the cores on a CPU (env `FACEFLEET_INFERENCE_THREADS`)
+   */
   threads: {
     flag: '--threads <n>',
     env: 'FACEFLEET_INFERENCE_THREADS',
-    default: 0,
-    defaultText: '0 (onnxruntime decides)',
-    help: 'onnxruntime intra-op threads of the session',
+    defaultText: 'half the cores on a CPU (at least 1), 0 on a GPU',
+    help: 'onnxruntime intra-op threads of the session (0: onnxruntime decides)',
+    doc: "onnxruntime intra-op threads; `0` lets onnxruntime decide. Unset, half the usable cores on a CPU (at least 1; the container's CPU limit counts), leaving the rest to decoding: one thread costs the least CPU per image; `0` on a GPU. Chosen by measurement ([docs/benchmarks.md](docs/benchmarks.md))",
     schema: int(0, 256),
-    chart: { key: 'inferenceThreads', description: '0 lets onnxruntime decide' },
+    derive: (c) => defaultInferenceThreads((c.providers as string[] | undefined) ?? [], usableCores()),
+    chart: { key: 'inferenceThreads', description: 'null: half the cores on a CPU, 0 on a GPU; 0 lets onnxruntime decide' },
   },
   /** Execution providers, comma-separated (`cpu`, `cuda`, `tensorrt`). @defaultValue `cpu` (env `FACEFLEET_PROVIDERS`) */
   providers: {

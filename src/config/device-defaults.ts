@@ -13,6 +13,27 @@ export const GPU_PROVIDERS = ['cuda', 'tensorrt'] as const;
  */
 export const GPU_DEFAULT_BATCH = 32;
 
+/**
+ * Images per `session.run` on a CPU when `--batch` is not set: 1, for every model. On a CPU a batch
+ * costs what its images cost one by one, or more: `facefleet bench --phases inference` on 2 cores
+ * measured RetinaFace at 640² 24 CPU ms per image at batch 1 against 32 at batch 8 (one intra-op
+ * thread), BlazeFace 9.0 against 9.9; and a worker's memory grows with the batch (RetinaFace on the
+ * bench's camera photos: 340 MB at batch 1, 800 MB at 8).
+ */
+export const CPU_DEFAULT_BATCH = 1;
+
+/**
+ * onnxruntime intra-op threads when `--threads` is not set. On a CPU: half the usable cores, at least
+ * one; the other half decodes the next images (the decode slots) and runs the event loop. Each
+ * intra-op thread past the first costs CPU per image (RetinaFace 640², batch 1, 2 cores: 24 CPU ms
+ * per image on one thread, 30 with onnxruntime's own choice of two), so a worker that also decodes
+ * gets more images per core from one thread per two cores. On a GPU: 0, onnxruntime's choice, for the
+ * few nodes that fall back to the CPU.
+ */
+export function defaultInferenceThreads(providers: readonly string[], cores: number): number {
+  return prefersGpu(providers) ? 0 : Math.max(1, Math.floor(cores / 2));
+}
+
 /** True when the preferred (first) provider runs on a GPU: `cuda` or `tensorrt`. */
 export function prefersGpu(providers: readonly string[]): boolean {
   return (GPU_PROVIDERS as readonly string[]).includes(providers[0] ?? '');

@@ -51,7 +51,8 @@ export interface OptionSpec<S extends z.ZodType = z.ZodType> extends OptionInfo 
   /**
    * A default that depends on other options: when neither the flag nor the variable gives a value, the
    * option takes what this returns from the other parsed options (the static `default` among them), once,
-   * after they are all parsed. Say so in `doc` and TSDoc.
+   * after they are all parsed. It returns a value (the typed config counts the option as always set).
+   * Say so in `doc` and TSDoc.
    */
   readonly derive?: (config: Readonly<Record<string, unknown>>) => unknown;
 }
@@ -67,9 +68,9 @@ export function defineOptions<const T extends OptionTable>(table: T): T {
   return table;
 }
 
-type HasValue<O> = O extends { default: unknown } ? true : O extends { required: true } ? true : false;
+type HasValue<O> = O extends { default: unknown } ? true : O extends { required: true } ? true : O extends { derive: (config: never) => unknown } ? true : false;
 
-/** The typed config a table parses into: options with a default or required are always set. */
+/** The typed config a table parses into: options with a default, a derived default or required are always set. */
 export type ConfigOf<T extends OptionTable> = {
   -readonly [K in keyof T as HasValue<T[K]> extends true ? K : never]: z.output<T[K]['schema']>;
 } & {

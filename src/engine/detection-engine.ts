@@ -1,4 +1,3 @@
-import os from 'node:os';
 import pLimit from 'p-limit';
 import type { DecodeOptions, Detector, Face } from '../detectors/detector';
 import { FacefleetError } from '../errors';
@@ -9,6 +8,7 @@ import { MicroBatcher } from '../inference/micro-batcher';
 import type { RunResult } from '../inference/session-host';
 import type { WireTensor } from '../inference/thread-protocol';
 import type { FleetMetrics } from '../telemetry/metrics';
+import { usableCores } from '../host/cpu-quota';
 
 /** The part of a session the engine needs (a `SessionHost`, or a fake in unit tests). */
 export interface BatchSession {
@@ -42,7 +42,7 @@ export interface EngineOptions {
    * Images decoded at once through {@link DetectionEngine.decodeSlot}. Decodes run on libuv's thread
    * pool, as file reads and writes do: bounding them (with the pool sized above it, see
    * `bin/facefleet.js`) keeps threads free, so a read never waits behind a queue of decodes. More
-   * decodes than cores only contend. @defaultValue `os.availableParallelism()`
+   * decodes than cores only contend. @defaultValue the usable cores (`usableCores()`: CPU affinity and the container's CPU limit)
    */
   decodeSlots?: number;
 }
@@ -93,12 +93,23 @@ export class DetectionEngine {
     private readonly options: EngineOptions,
   ) {
     this.batcher = new MicroBatcher((items) => this.runBatch(items), { maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs, maxInFlight: 2 });
-    this.decodes = pLimit(Math.max(1, options.decodeSlots ?? os.availableParallelism()));
+    const slots = Math.max(1, options.decodeSlots ?? usableCores());
+    this.decodes = pLimit(slots);
+    options.metrics?.decodeSlots.set({ model: detector.id }, slots);
   }
 
-  /** Runs `decode` (an image decode) once one of the engine's decode slots is free. */
+  /** Runs `decode` (an image decode) once one of the engine's decode slots is free; its time counts as the slots' busy time. */
   decodeSlot<T>(decode: () => Promise<T>): Promise<T> {
-    return this.decodes(decode);
+    const m = this.options.metrics;
+    if (!m) return this.decodes(decode);
+    return this.decodes(async () => {
+      const t0 = performance.now();
+      try {
+        return await decode();
+      } finally {
+        m.decodeBusy.inc({ model: this.detector.id }, (performance.now() - t0) / 1000);
+      }
+    });
   }
 
   /** Detects faces in one prepared image, batched with whatever else arrives at the same time. */
@@ -139,6 +150,7 @@ export class DetectionEngine {
       preprocessMs += tRun - tPack;
       const res = await this.session.run({ [input.name]: { data, dims: this.dims(indices.length) } });
       inferenceMs += performance.now() - tRun;
+      this.options.metrics?.inferenceBusy.inc(labels, res.runMs / 1000);
       const back = res.inputs?.[input.name]?.data;
       if (back && this.inputPool.length < 2) this.inputPool.push(new Float32Array(back.buffer, 0, back.buffer.byteLength / 4));
       runs.push({ outputs: res.outputs, indices });

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ALL_ERROR_CODES } from '../errors';
 
@@ -34,6 +35,14 @@ export class FleetMetrics {
   /** 1 for each shard this worker consumes (shard `0` for a queue that is not split). */
   readonly workerShards: Gauge<'queue' | 'shard'>;
   readonly modelLoad: Gauge<'model'>;
+  /** Time the inference thread spent in `session.run`: its rate is the thread's utilisation. */
+  readonly inferenceBusy: Counter<'model'>;
+  /** Time images spent decoding, summed over the decode slots. */
+  readonly decodeBusy: Counter<'model'>;
+  /** Images the worker decodes at once (one per core). */
+  readonly decodeSlots: Gauge<'model'>;
+  /** Time the main thread's event loop was busy (its event-loop utilisation × wall), read at each scrape. */
+  readonly eventLoopBusy: Counter;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -55,6 +64,19 @@ export class FleetMetrics {
     this.workerInfo = new Gauge({ name: 'facefleet_worker_info', help: 'Build and model information (always 1).', labelNames: ['version', 'model', 'model_version', 'provider'], registers });
     this.workerShards = new Gauge({ name: 'facefleet_worker_shard_info', help: 'Shards of the queue this worker takes jobs from (always 1).', labelNames: ['queue', 'shard'], registers });
     this.modelLoad = new Gauge({ name: 'facefleet_model_load_seconds', help: 'Model load and warm-up time.', labelNames: ['model'], registers });
+    this.inferenceBusy = new Counter({ name: 'facefleet_inference_busy_seconds_total', help: 'Time the inference thread spent in session.run; rate() is its utilisation (near 1: the model bounds this worker).', labelNames: ['model'], registers });
+    this.decodeBusy = new Counter({ name: 'facefleet_decode_busy_seconds_total', help: 'Time images spent decoding, summed over the decode slots; rate() / facefleet_decode_slots is their utilisation.', labelNames: ['model'], registers });
+    this.decodeSlots = new Gauge({ name: 'facefleet_decode_slots', help: 'Images decoded at once (one per core).', labelNames: ['model'], registers });
+    const started = performance.eventLoopUtilization();
+    this.eventLoopBusy = new Counter({
+      name: 'facefleet_event_loop_busy_seconds_total',
+      help: "Time the main thread's event loop was busy since the metrics started; rate() is its utilisation (near 1: the main thread bounds this worker).",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(performance.eventLoopUtilization(started).active / 1000);
+      },
+    });
   }
 
   /**

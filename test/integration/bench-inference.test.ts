@@ -1,4 +1,9 @@
+import { defaultInferenceThreads } from '../../src/config/device-defaults';
+import { usableCores } from '../../src/host/cpu-quota';
 import { runBenchCli as facefleet } from '../support/bench-cli';
+
+/** The worker's intra-op threads when `--threads` is not set, on this machine's CPU. */
+const DEFAULT_THREADS = defaultInferenceThreads(['cpu'], usableCores());
 
 interface Row {
   batch: number;
@@ -40,10 +45,11 @@ describe('facefleet bench --phases inference', () => {
     const rate = g.rows.map((r) => r.imagesPerSecond);
     expect(cpu[g.choice.cheapest!]).toBe(Math.min(...cpu));
     expect(rate[g.choice.fastest!]).toBe(Math.max(...rate));
-    // The product's defaults: batch 8, onnxruntime's intra-op threads, sequential.
-    expect(g.productDefaults).toMatchObject({ batch: 8, intraOpThreads: 0, mode: 'sequential' });
-    expect(g.choice.product).toBe(1);
-    expect(g.choice.productCpuVsCheapest).toBeGreaterThanOrEqual(1);
+    // The product's CPU defaults: batch 1, half the cores' intra-op threads, sequential; placed on its row when the grid has it.
+    expect(g.productDefaults).toMatchObject({ batch: 1, intraOpThreads: DEFAULT_THREADS, mode: 'sequential' });
+    const productRow = g.rows.findIndex((r) => r.batch === 1 && r.intraOpThreads === DEFAULT_THREADS && r.mode === 'sequential');
+    expect(g.choice.product).toBe(productRow === -1 ? null : productRow);
+    if (productRow !== -1) expect(g.choice.productCpuVsCheapest).toBeGreaterThanOrEqual(1);
 
     expect(stderr).toMatch(/^inference 1\/8: batch 1, intra-op 0 \(onnxruntime decides\), sequential…$/m);
     expect(stderr).toMatch(/^inference 8\/8: batch 8, intra-op 1, parallel with 2 inter-op threads…$/m);
@@ -58,6 +64,8 @@ describe('facefleet bench --phases inference', () => {
     expect(rows.map((m) => m[1])).toEqual(['1', '2']);
     for (const m of rows) expect(m.slice(2).map(Number).every((v) => v > 0)).toBe(true);
     expect(stdout).toMatch(/^cheapest CPU per image: batch [12], intra-op 1, sequential: [\d.]+ CPU ms\/image, [\d.]+ images\/s$/m);
-    expect(stdout).toMatch(/^product defaults \(batch 8, intra-op 0 \(onnxruntime decides\), sequential\): not in this grid$/m);
+    // The grid runs intra-op 1 only: the defaults are in it where they are one thread (2 or 3 cores).
+    const defaults = new RegExp(`^product defaults \\(batch 1, intra-op ${DEFAULT_THREADS}, sequential\\): ${DEFAULT_THREADS === 1 ? '[\\d.]+ CPU ms/image, [\\d.]+ × the cheapest' : 'not in this grid$'}`, 'm');
+    expect(stdout).toMatch(defaults);
   });
 });

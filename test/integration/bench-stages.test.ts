@@ -65,6 +65,28 @@ describe('facefleet bench --phases in-process,pipeline,stages,plain-loop', () =>
     for (const share of [busy.inferenceThread, busy.decodeSlots, busy.mainThread]) expect(isNumber(share) && share >= 0 && share <= 1.05).toBe(true);
   });
 
+  it("reads the pipeline worker's busy shares from its metrics, and prints them", () => {
+    const busy = cpu.pipelineBusy!;
+    // The worker ran the model and decoded every image in the measured window: neither share is zero.
+    expect(busy.inferenceThread! > 0 && busy.inferenceThread! <= 1.05).toBe(true);
+    expect(busy.decodeSlots! > 0 && busy.decodeSlots! <= 1.05).toBe(true);
+    expect(busy.mainThread! > 0 && busy.mainThread! <= 1.05).toBe(true);
+    expect(report.sets![0].phases.pipeline!.busy).toEqual(busy);
+    expect(text).toMatch(/^pipeline: .*; busy \(per worker\): inference thread \d+%, decode slots \d+%, main thread \d+% of wall$/m);
+  });
+
+  it('measures JPEG decode cost: every pixel, 1/4 scale and the canvas, judging it only on photos 4 × the canvas', () => {
+    const d = cpu.decodeCost!;
+    // The samples hold JPEGs; their sizes are under 4 × 640, so the ratio is printed but not judged.
+    expect(d.photos).toBeGreaterThan(0);
+    expect(d.canvas).toBe(640);
+    for (const v of [d.cpuMs.full, d.cpuMs.quarter, d.cpuMs.canvas, d.cpuMs.canvasTiles]) expect(isNumber(v) && v! > 0).toBe(true);
+    expect(d.canvasVsQuarter).toBeCloseTo(d.cpuMs.canvas / d.cpuMs.quarter, 2);
+    expect(d.judged).toBe(false);
+    expect(report.sets![0].targets.map((t) => t.what).some((w) => w.startsWith('decode to the'))).toBe(false);
+    expect(text).toMatch(/^decode, one JPEG at a time \(\d+ photos × 3\), CPU ms: every pixel [\d.]+, at 1\/4 scale [\d.]+, to the 640 canvas [\d.]+, with its tiles [\d.]+; canvas \/ 1\/4 scale [\d.]+ \(not judged: photos under 4 × the canvas\)$/m);
+  });
+
   it('runs the TypeScript plain loop over the same images, its stages within its total CPU', () => {
     const plain = cpu.plainLoop!;
     expect(plain.images).toBe(8);

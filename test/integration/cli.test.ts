@@ -104,7 +104,7 @@ describe('facefleet: a bad value is named by where it came from', () => {
 
   it('--help shows each option with its default and variable', () => {
     const help = run(['worker', '--help']).stdout.replace(/\s+/g, ' ');
-    expect(help).toMatch(/--batch <n> images per inference batch \(default: 8, env: FACEFLEET_BATCH\)/);
+    expect(help).toMatch(/--batch <n> images per inference batch \(default: 1 on a CPU, 32 on a GPU, env: FACEFLEET_BATCH\)/);
     expect(help).toMatch(/--force-incremental .*\(default: off, env: FACEFLEET_FORCE_INCREMENTAL\)/);
     expect(help).toMatch(/--allowed-locations <list> .*env: FACEFLEET_ALLOWED_LOCATIONS\)/);
     expect(run(['serve', '--help']).stdout.replace(/\s+/g, ' ')).toMatch(/--allowed-locations <list> .*env: FACEFLEET_SERVE_ALLOWED_LOCATIONS\)/);

@@ -18,6 +18,8 @@ import {
   validateObjects,
 } from '../support/helm';
 import { describeWith } from '../support/prerequisites';
+import { defaultInferenceThreads } from '../../src/config/device-defaults';
+import { usableCores } from '../../src/host/cpu-quota';
 
 /**
  * The Helm chart (charts/facefleet) with a real helm: every ci/ scenario lints and renders, every
@@ -271,7 +273,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
   it('renders an environment variable for every option of `facefleet worker`, and none the worker ignores', () => {
     const objects = renderChart({
       set: {
-        'gpu.enabled': true, 'gpu.allowCpuFallback': true, 'config.model': 'mogface', 'config.modelPath': '/models/m.onnx', 'config.scoreThreshold': 0.7, 'config.maxTiles': 2, 'config.batch': 16,
+        'gpu.enabled': true, 'gpu.allowCpuFallback': true, 'config.model': 'mogface', 'config.modelPath': '/models/m.onnx', 'config.scoreThreshold': 0.7, 'config.maxTiles': 2, 'config.batch': 16, 'config.inferenceThreads': 2,
         's3.endpoint': 'https://s3.local', 's3.region': 'eu-west-1', 's3.forcePathStyle': 'true', ...(hasFileRoots ? { 'config.fileRoots': '/data' } : {}),
         'config.allowedLocations': 's3://photos',
       },
@@ -282,15 +284,17 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
     expect(names.filter((n) => n.startsWith('FACEFLEET_') && !known.has(n))).toEqual([]);
   });
 
-  it("leaves the batch to the worker unless set: 8 on CPU pods, the GPU default on GPU pods", () => {
+  it("leaves the batch and the inference threads to the worker unless set: the CPU defaults on CPU pods, the GPU defaults on GPU pods", () => {
     for (const gpu of [false, true]) {
       const container = workerContainer(renderChart({ set: { 'gpu.enabled': gpu } }));
-      expect(container.env.map((e: { name: string }) => e.name)).not.toContain('FACEFLEET_BATCH');
+      const names = container.env.map((e: { name: string }) => e.name);
+      expect(names).not.toContain('FACEFLEET_BATCH');
+      expect(names).not.toContain('FACEFLEET_INFERENCE_THREADS');
       const config = loadWorkerConfig({}, containerEnv(container, { fields: POD }));
-      expect({ gpu, batch: config.batch }).toEqual({ gpu, batch: gpu ? 32 : 8 });
+      expect({ gpu, batch: config.batch, threads: config.threads }).toEqual({ gpu, batch: gpu ? 32 : 1, threads: defaultInferenceThreads([gpu ? 'cuda' : 'cpu'], usableCores()) });
     }
-    const set = workerContainer(renderChart({ set: { 'gpu.enabled': true, 'config.batch': 12 } }));
-    expect(loadWorkerConfig({}, containerEnv(set, { fields: POD })).batch).toBe(12);
+    const set = workerContainer(renderChart({ set: { 'gpu.enabled': true, 'config.batch': 12, 'config.inferenceThreads': 0 } }));
+    expect(loadWorkerConfig({}, containerEnv(set, { fields: POD }))).toMatchObject({ batch: 12, threads: 0 });
   });
 
   it('passes every config value through to the worker', () => {

@@ -31,6 +31,10 @@ const ISSUE_METRICS: Record<string, { type: string; labels: string[] }> = {
   facefleet_worker_active_jobs: { type: 'gauge', labels: [] },
   facefleet_worker_info: { type: 'gauge', labels: ['version', 'model', 'model_version', 'provider'] },
   facefleet_model_load_seconds: { type: 'gauge', labels: ['model'] },
+  facefleet_inference_busy_seconds_total: { type: 'counter', labels: ['model'] },
+  facefleet_decode_busy_seconds_total: { type: 'counter', labels: ['model'] },
+  facefleet_decode_slots: { type: 'gauge', labels: ['model'] },
+  facefleet_event_loop_busy_seconds_total: { type: 'counter', labels: [] },
 };
 
 /** Exported metrics that neither the rules nor the dashboard use, and why that is fine. */
@@ -148,6 +152,11 @@ describe('a live worker\'s /metrics', () => {
     expect(value('facefleet_queue_drain_seconds_estimate', { queue: q })).toBe(0);
     expect(value('facefleet_worker_active_jobs')).toBe(0);
     expect(value('facefleet_model_load_seconds', { model: 'retinaface' })).toBeGreaterThan(0);
+    // Busy time: the thread ran every batch, decodes held their slots, the event loop did the rest.
+    expect(value('facefleet_inference_busy_seconds_total', { model: 'retinaface' })).toBeGreaterThan(0);
+    expect(value('facefleet_decode_busy_seconds_total', { model: 'retinaface' })).toBeGreaterThan(0);
+    expect(value('facefleet_decode_slots', { model: 'retinaface' })).toBe(os.availableParallelism());
+    expect(value('facefleet_event_loop_busy_seconds_total')).toBeGreaterThan(0);
   });
 
   it('has every metric and label the rules and the dashboard use', () => {

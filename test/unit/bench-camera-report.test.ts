@@ -10,7 +10,7 @@ function set(name: string, scale: number, extra: Partial<BenchSetReport> = {}): 
   const phases = {
     ceiling: phase(100 * scale, 8, 1),
     inProcess: phase(50 * scale, 7.5, 10 / scale),
-    pipeline: { ...phase(45 * scale, 7, 10 / scale), workers: 1, rssPeakMb: 300, rssAtMb: {}, cpuMsPerImageBy: { workers: 40, redis: 1 } },
+    pipeline: { ...phase(45 * scale, 7, 10 / scale), workers: 1, rssPeakMb: 300, rssAtMb: {}, cpuMsPerImageBy: { workers: 40, redis: 1 }, busy: null },
     naive: phase(20 * scale, 1, 10 / scale),
   };
   const each = <T>(f: (p: PhaseResult) => T) => ({ ceiling: f(phases.ceiling), inProcess: f(phases.inProcess), pipeline: f(phases.pipeline), naive: f(phases.naive) });

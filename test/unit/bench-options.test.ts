@@ -27,7 +27,7 @@ describe('benchmark options', () => {
     expect(o.sweepWorkers).toEqual([1, 2]);
     expect([...o.sweepPhases]).toEqual(['ceiling', 'in-process', 'pipeline']);
     expect(o.model.model).toBe('retinaface');
-    expect(o.model.batch).toBe(8);
+    expect(o.model.batch).toBe(1);
     expect(o.imagesDir).toBe('/photos');
     expect(Object.isFrozen(o)).toBe(true);
   });

@@ -18,7 +18,7 @@ function report(): BenchReport {
     cpuMsPerImage: { ceiling: 11.1, inProcess: 25, pipeline: 26.3, naive: 50 },
     contention: { ceiling: 0.04, inProcess: 0.04, pipeline: 0.04, naive: 0.04 },
     stages: { ceiling: null, inProcess: phase(80, 7.9).stages, pipeline: phase(76, 7.5).stages, naive: phase(40, 1).stages },
-    phases: { ceiling: phase(180, 8), inProcess: phase(80, 7.9), pipeline: { ...phase(76, 7.5), workers: 1, rssPeakMb: 300, rssAtMb: {}, cpuMsPerImageBy: { workers: 25, redis: 1.3 } }, naive: phase(40, 1), enqueue: { keysPerSecond: 25_000, keys: 100_000, seconds: 4, cpuUsPerKey: { producer: 30, redis: 12 }, addBulkPerSecond: 40_000, addBulkCpuUsPerJob: { producer: 20, redis: 10 } } },
+    phases: { ceiling: phase(180, 8), inProcess: phase(80, 7.9), pipeline: { ...phase(76, 7.5), workers: 1, rssPeakMb: 300, rssAtMb: {}, cpuMsPerImageBy: { workers: 25, redis: 1.3 }, busy: null }, naive: phase(40, 1), enqueue: { keysPerSecond: 25_000, keys: 100_000, seconds: 4, cpuUsPerKey: { producer: 30, redis: 12 }, addBulkPerSecond: 40_000, addBulkCpuUsPerJob: { producer: 20, redis: 10 } } },
     roundsMeasured: {},
     roundRatios: { pipelineVsInProcess: { perRound: [0.9, 0.95, 1.01], median: 0.95 } },
     targets: [

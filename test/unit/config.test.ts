@@ -19,8 +19,9 @@ function configError(fn: () => unknown): FacefleetError {
 describe('worker config', () => {
   it('has documented defaults and derives concurrency from the batch', () => {
     const c = loadWorkerConfig({}, {});
-    expect(c).toMatchObject({ queue: 'facefleet', redisPrefix: 'bull', model: 'retinaface', batch: 8, maxWaitMs: 10, providers: ['cpu'], metricsPort: 9464, drainTimeoutMs: 25_000 });
-    expect(c.effectiveConcurrency).toBe(24);
+    expect(c).toMatchObject({ queue: 'facefleet', redisPrefix: 'bull', model: 'retinaface', batch: 1, maxWaitMs: 10, providers: ['cpu'], metricsPort: 9464, drainTimeoutMs: 25_000 });
+    expect(c.effectiveConcurrency).toBe(3);
+    expect(loadWorkerConfig({ batch: '8' }, {}).effectiveConcurrency).toBe(24);
     expect(Object.isFrozen(c)).toBe(true);
   });
 

@@ -131,6 +131,26 @@ describe('the CPU report and its targets', () => {
     expect(pipelineVsInProcessCause(r)).toMatch(/^idle cores \(\+4\.50 ms\/image over in-process/);
   });
 
+  it("explains the pipeline's idle cores by its own workers' busy shares when they were read", () => {
+    const withBusy = buildCpuReport({ ...inputs, pipeline: { ...phase(400, 12.5, 46), busy: { inferenceThread: 0.97, decodeSlots: 0.4, mainThread: 0.2 } } });
+    const [, vsPlain, vsLimit] = cpuTargets(withBusy);
+    expect(vsPlain.heldBackBy).toMatch(/^idle cores \(\+16\.50 ms\/image over the plain loop; pipeline inference thread busy 97%\)$/);
+    expect(pipelineVsInProcessCause(withBusy)).toMatch(/; pipeline inference thread busy 97%\)$/);
+    // In-process is still explained by its own shares.
+    expect(vsLimit.heldBackBy).toMatch(/in-process decode slots busy 95%\)$/);
+    expect(formatCpuReport(withBusy, inputs.inProcess, withBusy.pipelineBusy && phase(400, 12.5, 46)).join('\n')).toMatch(/^pipeline: .*; busy \(per worker\): inference thread 97%, decode slots 40%, main thread 20% of wall$/m);
+  });
+
+  it('judges the decode target only on photos 4 × the canvas, naming the canvas decode when missed', () => {
+    const cost = (canvas: number, judged: boolean) => ({ photos: 12, passes: 3, canvas: 640, cpuMs: { full: 110, quarter: 80, canvas, canvasTiles: canvas + 10 }, canvasVsQuarter: canvas / 80, judged });
+    const find = (r: ReturnType<typeof buildCpuReport>) => cpuTargets(r).find((t) => t.what.startsWith('decode to the'));
+    expect(find(buildCpuReport({ ...inputs, decodeCost: cost(64, true) }))).toMatchObject({ what: 'decode to the 640 canvas / decode at 1/4 scale', target: 1.2, comparison: 'atMost', measured: 0.8, met: true });
+    const missed = find(buildCpuReport({ ...inputs, decodeCost: cost(104, true) }))!;
+    expect(missed).toMatchObject({ measured: 1.3, met: false, heldBackBy: 'the canvas decode (104.0 vs 80.0 CPU ms)' });
+    expect(find(buildCpuReport({ ...inputs, decodeCost: cost(104, false) }))).toBeUndefined();
+    expect(find(r)).toBeUndefined();
+  });
+
   it('says a met target is met, without a cause', () => {
     const fast = cpuTargets(buildCpuReport({ ...inputs, plainLoop: plain(PRODUCT, 20), inProcess: phase(500, 10, 36), pipeline: phase(400, 10, 40) }));
     expect(fast.map((t) => t.met)).toEqual([true, true, true]);
@@ -198,7 +218,7 @@ describe('the CPU view as text', () => {
       cpuMsPerImage: { ceiling: null, inProcess: 38, pipeline: 46, naive: null },
       contention: { ceiling: null, inProcess: 0, pipeline: 0, naive: null },
       stages: { ceiling: null, inProcess: null, pipeline: null, naive: null },
-      phases: { ceiling: null, inProcess: inputs.inProcess, pipeline: { ...inputs.pipeline!, workers: 1, rssPeakMb: null, rssAtMb: {}, cpuMsPerImageBy: { workers: 45, redis: 1 } }, naive: null },
+      phases: { ceiling: null, inProcess: inputs.inProcess, pipeline: { ...inputs.pipeline!, workers: 1, rssPeakMb: null, rssAtMb: {}, cpuMsPerImageBy: { workers: 45, redis: 1 }, busy: inputs.pipeline!.busy ?? null }, naive: null },
       roundsMeasured: {}, roundRatios: {},
       targets: cpuTargets(cpu),
       cpu,

@@ -25,6 +25,7 @@ const REQUIRED_PANELS = [
   /cpu per worker/i,
   /memory per worker/i,
   /event-loop lag per worker/i,
+  /busy share/i,
 ];
 
 describe('dashboards/facefleet.json', () => {

@@ -2,6 +2,7 @@ import type { Detector, InputContract, RawTensor } from '../../src/detectors/det
 import { BatchStats, BatchSession, DetectionEngine } from '../../src/engine/detection-engine';
 import type { PreparedImage } from '../../src/imaging/prepared-image';
 import { FacefleetError } from '../../src/errors';
+import { FleetMetrics } from '../../src/telemetry/metrics';
 
 const input: InputContract = { name: 'x', width: 2, height: 1, layout: 'NHWC', colorOrder: 'RGB', mean: [0, 0, 0], std: [1, 1, 1], padValue: [0, 0, 0] };
 
@@ -51,6 +52,25 @@ describe('DetectionEngine', () => {
     expect(session.runs).toEqual([4]);
     expect(batches).toHaveLength(1);
     expect(batches[0]).toMatchObject({ batchId: 1, size: 4, tags: ['job-0', 'job-1', 'job-2', 'job-3'] });
+    await engine.close();
+  });
+
+  it("counts the inference thread's time in session.run and the decode slots' time as busy time", async () => {
+    const metrics = new FleetMetrics({ defaultMetrics: false });
+    const session = echoSession();
+    const engine = new DetectionEngine(fakeDetector(false), session, { maxBatch: 3, maxWaitMs: 20, decode: fakeDetector(false).defaults, metrics, decodeSlots: 3 });
+    // Three runs of 1 ms each (the session's own runMs), whatever the wall time around them.
+    await Promise.all([5, 6, 7].map((v) => engine.detect(image(v))));
+    const decoded = await engine.decodeSlot(() => new Promise<string>((r) => setTimeout(() => r('pixels'), 40)));
+    expect(decoded).toBe('pixels');
+    await expect(engine.decodeSlot(() => Promise.reject(new Error('bad image')))).rejects.toThrow('bad image');
+    const value = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.model === 'fake')?.value;
+    expect(await value('facefleet_inference_busy_seconds_total')).toBeCloseTo(0.003, 6);
+    expect(await value('facefleet_decode_slots')).toBe(3);
+    // The 40 ms decode, and the failed one's moment: a failed decode held its slot too.
+    const decodeBusy = (await value('facefleet_decode_busy_seconds_total'))!;
+    expect(decodeBusy).toBeGreaterThanOrEqual(0.035);
+    expect(decodeBusy).toBeLessThan(1);
     await engine.close();
   });
 

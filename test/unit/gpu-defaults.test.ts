@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { GPU_DEFAULT_BATCH, GPU_PROVIDERS, prefersGpu } from '../../src/config/device-defaults';
+import { CPU_DEFAULT_BATCH, GPU_DEFAULT_BATCH, GPU_PROVIDERS, defaultInferenceThreads, prefersGpu } from '../../src/config/device-defaults';
+import { usableCores } from '../../src/host/cpu-quota';
 import { loadDemoConfig } from '../../src/config/demo-config';
 import { loadEvalConfig } from '../../src/config/eval-config';
 import { loadDetectConfig, loadModelConfig } from '../../src/config/model-config';
@@ -16,13 +17,25 @@ describe('GPU defaults of the resolved config', () => {
     expect([['cuda'], ['tensorrt'], ['cuda', 'cpu'], ['cpu', 'cuda'], ['cpu'], []].map(prefersGpu)).toEqual([true, true, true, false, false, false]);
   });
 
-  it('runs batches of 32 on cuda and of 8 on cpu when the batch is not set', () => {
+  it('runs batches of 32 on cuda and of 1 on cpu when the batch is not set', () => {
     expect(GPU_DEFAULT_BATCH).toBe(32);
-    expect(loadModelConfig({}, {}).batch).toBe(8);
+    expect(CPU_DEFAULT_BATCH).toBe(1);
+    expect(loadModelConfig({}, {}).batch).toBe(1);
     expect(loadModelConfig({ providers: 'cuda' }, {}).batch).toBe(32);
     expect(loadModelConfig({}, { FACEFLEET_PROVIDERS: 'cuda' }).batch).toBe(32);
     expect(loadModelConfig({ providers: 'tensorrt,cuda' }, {}).batch).toBe(32);
-    expect(loadModelConfig({ providers: 'cpu,cuda' }, {}).batch).toBe(8);
+    expect(loadModelConfig({ providers: 'cpu,cuda' }, {}).batch).toBe(1);
+  });
+
+  it('gives onnxruntime half the usable cores on cpu (at least one) and its own choice on cuda, when the threads are not set', () => {
+    expect([1, 2, 3, 4, 8, 64].map((cores) => defaultInferenceThreads(['cpu'], cores))).toEqual([1, 1, 1, 2, 4, 32]);
+    expect(defaultInferenceThreads(['cuda'], 8)).toBe(0);
+    expect(loadModelConfig({}, {}).threads).toBe(Math.max(1, Math.floor(usableCores() / 2)));
+    expect(loadModelConfig({ providers: 'cuda' }, {}).threads).toBe(0);
+    // Set by the flag or the variable, it stays, 0 included.
+    expect(loadModelConfig({ threads: '0' }, {}).threads).toBe(0);
+    expect(loadModelConfig({}, { FACEFLEET_INFERENCE_THREADS: '3' }).threads).toBe(3);
+    expect(loadModelConfig({ providers: 'cuda', threads: '2' }, {}).threads).toBe(2);
   });
 
   it('keeps a batch the user set, from the flag or the variable, also on cuda', () => {

@@ -11,17 +11,19 @@ const SRC = path.resolve(__dirname, '..', '..', '..', 'src');
  */
 const ALLOWED: Record<string, readonly string[]> = {
   errors: [],
+  // Facts about the machine and the container (usable cores).
+  host: [],
   detectors: ['errors'],
   imaging: ['detectors', 'errors'],
   inference: ['errors'],
   storage: ['errors'],
   telemetry: ['errors'],
-  lifecycle: ['errors', 'telemetry'],
+  lifecycle: ['errors', 'host', 'telemetry'],
   models: ['detectors', 'errors'],
-  engine: ['detectors', 'errors', 'imaging', 'inference', 'models', 'telemetry'],
+  engine: ['detectors', 'errors', 'host', 'imaging', 'inference', 'models', 'telemetry'],
   queue: ['detectors', 'errors', 'lifecycle', 'telemetry'],
   progress: ['queue'],
-  config: ['errors', 'queue', 'storage', 'telemetry'],
+  config: ['errors', 'host', 'queue', 'storage', 'telemetry'],
   producer: ['errors', 'queue', 'storage'],
   eval: ['detectors', 'errors', 'storage'],
   worker: ['config', 'detectors', 'engine', 'errors', 'imaging', 'inference', 'lifecycle', 'models', 'queue', 'storage', 'telemetry'],

@@ -19,7 +19,7 @@ describe('README option tables', () => {
   });
 
   it('would be rewritten on any drift: an edited row, a missing option, or a lost marker', () => {
-    const edited = README.replace('| `FACEFLEET_BATCH` | `8` |', '| `FACEFLEET_BATCH` | `16` |');
+    const edited = README.replace('| `FACEFLEET_MAX_WAIT_MS` | `10` ms |', '| `FACEFLEET_MAX_WAIT_MS` | `16` ms |');
     expect(edited).not.toBe(README);
     expect(renderReadme(edited)).toBe(README);
     const dropped = README.replace(/^\| `--canvas <px>`.*\n/m, '');
@@ -50,7 +50,8 @@ describe("the chart's values.schema.json config block", () => {
       if (!spec.chart) continue;
       expect(generated.properties[spec.chart.key]).toMatchObject({ description: expect.stringMatching(new RegExp(`^${spec.env}: `)) });
     }
-    expect(generated.properties.inferenceThreads).toMatchObject({ type: 'integer', minimum: 0, maximum: 256 });
+    expect(generated.properties.inferenceThreads).toMatchObject({ type: ['integer', 'null'], minimum: 0, maximum: 256 });
+    expect(generated.required).not.toContain('inferenceThreads');
     expect(generated.properties.forceIncremental).toMatchObject({ type: 'boolean' });
     expect(generated.properties.maxTiles).toMatchObject({ type: ['integer', 'null'] });
     expect(generated.properties.batch).toMatchObject({ type: ['integer', 'null'], minimum: 1 });

@@ -17,19 +17,22 @@ export interface WorkerSpawnOptions {
   fileRoots: readonly string[];
   /** BullMQ queues the queue is split into (`--shards`). @defaultValue 1 */
   shards?: number;
+  /** Loopback port of the worker's metrics server, for its busy-time counters; unset: no metrics server. */
+  metricsPort?: number;
 }
 
 /** Environment names never passed to a benchmark worker: its settings come from flags only. */
 const SCRUBBED_ENV = /^(FACEFLEET_(?!MODEL_CACHE$|S3_)|REDIS_URL$)/;
 
-/** The `facefleet worker` flags of a benchmark setting (metrics server off). */
+/** The `facefleet worker` flags of a benchmark setting (metrics server on loopback when `metricsPort` is set, else off). */
 export function workerArgs(o: WorkerSpawnOptions): string[] {
   const m = o.model;
   return [
     'worker',
     '--queue', o.queue,
     ...(o.shards && o.shards > 1 ? ['--shards', String(o.shards)] : []),
-    '--metrics-port', '0',
+    '--metrics-port', String(o.metricsPort ?? 0),
+    ...(o.metricsPort ? ['--metrics-host', '127.0.0.1'] : []),
     '--file-roots', o.fileRoots.join(','),
     '--model', m.model,
     ...(m.modelPath ? ['--model-path', path.resolve(m.modelPath)] : []),

@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { DecodeOptions } from '../../src/detectors/detector';
 import type { LoadedModel } from '../../src/engine/build-engine';
@@ -11,6 +10,8 @@ import { measurePlainLoop } from './plain-loop';
 import { PythonCheck, checkPython, measurePythonPlainLoop } from './plain-loop-python';
 import type { ProgressSink } from './progress';
 import { StageProfile, measureStageProfile } from './stage-profile';
+import { DecodeCost, measureDecodeCost } from './decode-cost';
+import { usableCores } from '../../src/host/cpu-quota';
 
 /** What the CPU measurements need of the benchmark run. */
 export interface CpuPhaseContext {
@@ -35,6 +36,7 @@ interface Rounds {
   profile: StageProfile[];
   plain: PlainLoopResult[];
   python: Array<PlainLoopResult & { versions: Record<string, string> }>;
+  decode: DecodeCost[];
 }
 
 /**
@@ -74,6 +76,8 @@ export class CpuPhases {
       const batch = model.detector.dynamicBatch ? options.model.batch : 1;
       const queue = this.ctx.redisUrl ? { redisUrl: this.ctx.redisUrl, engine: model.engine, concurrency: effectiveConcurrency(options, options.model.batch), sourceDir: s.sourceDir } : undefined;
       mine.profile.push(await run(`stage profile, each stage alone, batch ${batch}`, 'stage-profile', (dir) => measureStageProfile(model.detector, model.session, s.set, { ...common, batch, resultsDir: dir, queue }, progress), (p) => `${p.sumMs.toFixed(2)} CPU ms per image over every stage`));
+      const cost = await run('decode: every pixel, 1/4 scale, the canvas', 'decode-cost', () => measureDecodeCost(s.set, { input: model.detector.input, limits: options.limits, tiling: model.engine.tiling }, progress), (d) => (d ? `canvas / 1/4 scale ${d.canvasVsQuarter}` : 'no JPEG in the set'));
+      if (cost) mine.decode.push(cost);
     }
     if (options.phases.has('plain-loop')) {
       mine.plain.push(await run('plain loop (TypeScript)', 'plain-loop', (dir) => measurePlainLoop(s.set, { ...common, modelPath: model.modelPath, detector: model.detector, resultsDir: dir }, progress), (p) => `${p.imagesPerSecond} images/s, ${p.cpuMsPerImage} CPU ms per image`));
@@ -94,13 +98,14 @@ export class CpuPhases {
     const mine = this.roundsOf(name);
     const python = this.python;
     const cpu = buildCpuReport({
-      cores: os.availableParallelism(),
+      cores: usableCores(),
       stageProfile: medianBy(mine.profile, (p) => p.sumMs),
       plainLoop: medianBy(mine.plain, (p) => p.imagesPerSecond),
       plainLoopPython: medianBy(mine.python, (p) => p.imagesPerSecond),
       plainLoopPythonSkipped: python && !python.available ? python.reason : null,
       inProcess,
       pipeline,
+      decodeCost: medianBy(mine.decode, (d) => d.canvasVsQuarter),
     });
     const cause = pipelineVsInProcessCause(cpu);
     const told = targets.map((t) => (t.what.startsWith(PIPELINE_VS_IN_PROCESS) && t.met === false && cause ? { ...t, heldBackBy: cause } : t));
@@ -109,7 +114,7 @@ export class CpuPhases {
 
   private roundsOf(name: string): Rounds {
     let r = this.rounds.get(name);
-    if (!r) this.rounds.set(name, (r = { profile: [], plain: [], python: [] }));
+    if (!r) this.rounds.set(name, (r = { profile: [], plain: [], python: [], decode: [] }));
     return r;
   }
 }

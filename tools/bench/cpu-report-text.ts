@@ -37,9 +37,15 @@ export function formatCpuReport(cpu: CpuReport, inProcess: PhaseResult | null, p
   if (cpu.cpuLimit.all !== null) {
     out.push(`CPU limit on ${cpu.cores} cores: ${fmt(cpu.cpuLimit.all)} images/s over every stage (${fmt(cpu.stageSumMs.all)} ms), ${fmt(cpu.cpuLimit.inProcess)} images/s over the in-process stages (${fmt(cpu.stageSumMs.inProcess)} ms)`);
   }
+  const d = cpu.decodeCost;
+  if (d) {
+    const tiles = d.cpuMs.canvasTiles === null ? '' : `, with its tiles ${fmt(d.cpuMs.canvasTiles)}`;
+    out.push(`decode, one JPEG at a time (${d.photos} photos × ${d.passes}), CPU ms: every pixel ${fmt(d.cpuMs.full)}, at 1/4 scale ${fmt(d.cpuMs.quarter)}, to the ${d.canvas} canvas ${fmt(d.cpuMs.canvas)}${tiles}; canvas / 1/4 scale ${fmt(d.canvasVsQuarter)}${d.judged ? '' : ' (not judged: photos under 4 × the canvas)'}`);
+  }
   const busy = cpu.inProcessBusy ? `; busy: ${describeBusy(cpu.inProcessBusy)} of wall` : '';
   if (inProcess && cpu.gaps.inProcess) out.push(`in-process: ${fmt(inProcess.imagesPerSecond)} images/s = ${fmt(cpu.ratios.inProcessVsCpuLimit)} × its CPU limit; ${gapText(cpu.gaps.inProcess)}${busy}`);
-  if (pipeline && cpu.gaps.pipeline) out.push(`pipeline: ${fmt(pipeline.imagesPerSecond)} images/s = ${fmt(cpu.ratios.pipelineVsCpuLimit)} × the CPU limit; ${gapText(cpu.gaps.pipeline)}`);
+  const pipelineBusy = cpu.pipelineBusy ? `; busy (per worker): ${describeBusy(cpu.pipelineBusy)} of wall` : '';
+  if (pipeline && cpu.gaps.pipeline) out.push(`pipeline: ${fmt(pipeline.imagesPerSecond)} images/s = ${fmt(cpu.ratios.pipelineVsCpuLimit)} × the CPU limit; ${gapText(cpu.gaps.pipeline)}${pipelineBusy}`);
   return out;
 }
 

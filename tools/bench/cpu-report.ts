@@ -21,6 +21,7 @@ import {
 import type { PhaseResult, PlainLoopResult } from './phase-result';
 import type { StageProfile } from './stage-profile';
 import { ratio } from './stats';
+import type { DecodeCost } from './decode-cost';
 
 /** A target of the performance work and whether this run met it (the shape of the report's target checks). */
 export interface CpuTargetCheck {
@@ -36,6 +37,9 @@ export interface CpuTargetCheck {
 
 /** The stage-by-stage CPU target: the product's CPU per image within this factor of the plain loop's. */
 export const STAGE_VS_PLAIN_TARGET = 1.1;
+/** A JPEG decoded to the canvas costs at most this × its decode at 1/4 scale (shrink-on-load does its work). */
+export const DECODE_VS_QUARTER_TARGET = 1.2;
+
 /** The pipeline against the one-core plain loop: this share of perfect scaling over the cores (1.8 on 2 cores). */
 export const PIPELINE_VS_PLAIN_PER_CORE = 0.9;
 /** In-process images/s against the CPU limit of its stages. */
@@ -45,7 +49,7 @@ export const PIPELINE_VS_IN_PROCESS = 'pipeline / in-process';
 
 /** The CPU view of one photo set: what each stage costs, the CPU limit, and where each measurement's gap sits. */
 export interface CpuReport {
-  /** Cores the limit counts (`os.availableParallelism()`). */
+  /** Cores the limit counts (`usableCores()`: CPU affinity and the container's CPU limit). */
   cores: number;
   stageProfile: StageProfile | null;
   /** The plain-loop baseline in TypeScript. */
@@ -71,6 +75,10 @@ export interface CpuReport {
   gaps: { inProcess: CpuGap | null; pipeline: CpuGap | null };
   /** How busy the in-process measurement's resources were. */
   inProcessBusy: ResourceBusy | null;
+  /** How busy the pipeline workers' resources were (their busy-time metrics). */
+  pipelineBusy: ResourceBusy | null;
+  /** CPU per JPEG decode: every pixel, 1/4 scale, the canvas (`--phases stages`); `null` without JPEGs. */
+  decodeCost: DecodeCost | null;
 }
 
 /** What {@link buildCpuReport} works from: the measurements of one set (median rounds). */
@@ -81,7 +89,8 @@ export interface CpuInputs {
   plainLoopPython: CpuReport['plainLoopPython'];
   plainLoopPythonSkipped: string | null;
   inProcess: (PhaseResult & { busy?: ResourceBusy }) | null;
-  pipeline: PhaseResult | null;
+  pipeline: (PhaseResult & { busy?: ResourceBusy | null }) | null;
+  decodeCost?: DecodeCost | null;
 }
 
 /** The CPU view of one set; see {@link CpuReport}. */
@@ -112,6 +121,8 @@ export function buildCpuReport(m: CpuInputs): CpuReport {
     stageRatios: ratios,
     gaps: { inProcess: gapOf(m.inProcess, inProc), pipeline: gapOf(m.pipeline, all) },
     inProcessBusy: m.inProcess?.busy ?? null,
+    pipelineBusy: m.pipeline?.busy ?? null,
+    decodeCost: m.decodeCost ?? null,
   };
 }
 
@@ -129,6 +140,9 @@ export function cpuTargets(r: CpuReport): CpuTargetCheck[] {
     judge(`pipeline / plain loop (${PIPELINE_VS_PLAIN_PER_CORE} × ${r.cores} cores)`, perCore, 'atLeast', r.ratios.pipelineVsPlainLoop, pipelineVsPlainCause(r)),
     judge('in-process / CPU limit', IN_PROCESS_VS_LIMIT_TARGET, 'atLeast', r.ratios.inProcessVsCpuLimit, inProcessCause(r)),
   ];
+  // Judged on photos a 1/4-scale decode still covers the canvas with (the camera set).
+  const d = r.decodeCost;
+  if (d?.judged) targets.push(judge(`decode to the ${d.canvas} canvas / decode at 1/4 scale`, DECODE_VS_QUARTER_TARGET, 'atMost', d.canvasVsQuarter, `the canvas decode (${d.cpuMs.canvas.toFixed(1)} vs ${d.cpuMs.quarter.toFixed(1)} CPU ms)`));
   return targets;
 }
 
@@ -137,7 +151,7 @@ export function pipelineVsInProcessCause(r: CpuReport): string | undefined {
   const p = pipelineTerms(r);
   const i = inProcessTerms(r);
   if (!p || !i) return undefined;
-  return describeTerm(heldBackBy(p, i), r, 'in-process');
+  return describeTerm(heldBackBy(p, i), r, 'in-process', r.pipelineBusy, 'pipeline');
 }
 
 function pipelineVsPlainCause(r: CpuReport): string | undefined {
@@ -145,13 +159,13 @@ function pipelineVsPlainCause(r: CpuReport): string | undefined {
   if (!p || !r.plainLoop) return undefined;
   const plain: CostTerms = { ...r.plainLoop.stageCpuMs };
   if (r.plainLoop.cpuMsPerImage !== null) plain['wasted CPU'] = r.plainLoop.cpuMsPerImage - stageSum(r.plainLoop.stageCpuMs);
-  return describeTerm(heldBackBy(p, plain), r, 'the plain loop');
+  return describeTerm(heldBackBy(p, plain), r, 'the plain loop', r.pipelineBusy, 'pipeline');
 }
 
 function inProcessCause(r: CpuReport): string | undefined {
   const gap = r.gaps.inProcess;
   if (!gap) return undefined;
-  return describeTerm(heldBackBy({ 'wasted CPU': gap.wastedMs, 'other processes': gap.otherMs, 'idle cores': gap.idleMs }, {}), r, 'the stages');
+  return describeTerm(heldBackBy({ 'wasted CPU': gap.wastedMs, 'other processes': gap.otherMs, 'idle cores': gap.idleMs }, {}), r, 'the stages', r.inProcessBusy, 'in-process');
 }
 
 function pipelineTerms(r: CpuReport): CostTerms | null {
@@ -162,14 +176,18 @@ function inProcessTerms(r: CpuReport): CostTerms | null {
   return r.gaps.inProcess && r.stageProfile ? gapTerms(r.gaps.inProcess, r.stageProfile.cpuMs, IN_PROCESS_STAGES) : null;
 }
 
-/** `idle cores (+4.1 ms/image over in-process; inference thread 97% busy)`. */
-function describeTerm(t: { term: string; ms: number } | null, r: CpuReport, against: string): string | undefined {
+/**
+ * `idle cores (+4.1 ms/image over in-process; pipeline inference thread busy 97%)`: idle cores are
+ * explained by the busy shares of the measurement judged (`who`), else of in-process.
+ */
+function describeTerm(t: { term: string; ms: number } | null, r: CpuReport, against: string, busy: ResourceBusy | null, who: string): string | undefined {
   if (!t) return undefined;
   const label = (CPU_STAGES as readonly string[]).includes(t.term) ? STAGE_LABELS[t.term as keyof typeof STAGE_LABELS] : t.term;
   let text = `${label} (+${t.ms.toFixed(2)} ms/image over ${against}`;
-  if (t.term === 'idle cores' && r.inProcessBusy) {
-    const top = busiest(r.inProcessBusy);
-    text += top && top.share >= SATURATED ? `; in-process ${top.name} busy ${Math.round(top.share * 100)}%` : `; in-process busy: ${describeBusy(r.inProcessBusy)}`;
+  const [shares, name] = busy ? [busy, who] : [r.inProcessBusy, 'in-process'];
+  if (t.term === 'idle cores' && shares) {
+    const top = busiest(shares);
+    text += top && top.share >= SATURATED ? `; ${name} ${top.name} busy ${Math.round(top.share * 100)}%` : `; ${name} busy: ${describeBusy(shares)}`;
   }
   return `${text})`;
 }

@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { DecodeOptions, Detector } from '../../src/detectors/detector';
 import { detectImage } from '../../src/engine/detect-image';
@@ -13,6 +12,7 @@ import type { ResourceBusy } from './cpu-limit';
 import { PhaseResult, perImage, rate } from './phase-result';
 import type { ProgressSink } from './progress';
 import { StageSamples, mean } from './stats';
+import { usableCores } from '../../src/host/cpu-quota';
 
 /** Settings of {@link measureInProcess}. */
 export interface InProcessOptions {
@@ -57,7 +57,7 @@ export async function measureInProcess(detector: Detector, session: BatchSession
     },
   };
   // The engine's default: one decode slot per core.
-  const decodeSlots = os.availableParallelism();
+  const decodeSlots = usableCores();
   const engine = new DetectionEngine(detector, timedSession, {
     decodeSlots,
     maxBatch: options.batch,

@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { loadModelConfig } from '../../src/config/model-config';
 import type { Detector } from '../../src/detectors/detector';
 import type { LoadedModel } from '../../src/engine/build-engine';
@@ -10,6 +9,7 @@ import { perImage, rate } from './phase-result';
 import type { ProgressSink } from './progress';
 import { quantiles } from './stats';
 import { runLoop } from './ceiling';
+import { usableCores } from '../../src/host/cpu-quota';
 
 /** Settings of {@link measureInferenceGrid}. */
 export interface InferenceSweepOptions {
@@ -81,7 +81,7 @@ export async function measureInferenceGrid(options: InferenceSweepOptions, progr
   return {
     model: `${detector.id} ${detector.version}`,
     canvas: { width: input.width, height: input.height },
-    cores: os.cpus().length,
+    cores: usableCores(),
     seconds: options.seconds,
     rounds,
     allowSpinning: options.allowSpinning ?? false,

@@ -1,5 +1,5 @@
 import type { Quantiles } from './stats';
-import type { StageCpu } from './cpu-limit';
+import type { ResourceBusy, StageCpu } from './cpu-limit';
 
 /** What one measurement found. */
 export interface PhaseResult {
@@ -37,6 +37,8 @@ export interface PipelineResult extends PhaseResult {
   rssAtMb: Record<string, number>;
   /** {@link PhaseResult.cpuMsPerImage} split between the worker processes and redis-server, ms. */
   cpuMsPerImageBy: { workers: number | null; redis: number | null };
+  /** How busy each worker's inference thread, decode slots and main thread were (its busy-time metrics), averaged over the workers; `null` when unread. */
+  busy: ResourceBusy | null;
 }
 
 /** CPU ms per image rounded to 0.01, `null` when unknown or no image finished. */

@@ -10,6 +10,8 @@ import { RssSampler } from '../harness/proc-memory';
 import type { ProgressSink } from './progress';
 import { StageSamples } from './stats';
 import { spawnBenchWorker } from './bench-workers';
+import { freePort } from '../../src/lifecycle/free-port';
+import { busyShares, scrapeBusy } from './worker-busy';
 
 /** Settings of {@link measurePipeline}. */
 export interface PipelineOptions {
@@ -47,8 +49,11 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
   const workers: FacefleetProcess[] = [];
   let sampler: RssSampler | undefined;
   try {
+    const ports: number[] = [];
     for (let i = 0; i < options.workers; i++) {
-      workers.push(spawnBenchWorker({ redisUrl: options.redisUrl, queue: queueName, model: options.model, batch: options.batch, concurrency: options.concurrency, profileDir: options.profileDir, fileRoots: [options.sourceDir, options.resultsDir] }));
+      const metricsPort = await freePort();
+      ports.push(metricsPort);
+      workers.push(spawnBenchWorker({ redisUrl: options.redisUrl, queue: queueName, model: options.model, batch: options.batch, concurrency: options.concurrency, profileDir: options.profileDir, fileRoots: [options.sourceDir, options.resultsDir], metricsPort }));
     }
     sampler = new RssSampler(workers.map((w) => w.pid)).start();
     await Promise.all(workers.map((w) => w.waitForStart(options.startTimeoutMs ?? 300_000)));
@@ -71,6 +76,7 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
     await workerCpu.begin();
     await redisCpu.begin();
     await others.begin();
+    const busyBefore = await Promise.all(ports.map(scrapeBusy));
     const t0 = performance.now();
     await bq.enqueue('measured', fileSources(options.sourceDir, options.keys), `file://${resultsDir}`, model);
     const status = await bq.waitForRun('measured', {
@@ -86,6 +92,7 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
       },
     });
     const ms = performance.now() - t0;
+    const busy = busyShares(busyBefore, await Promise.all(ports.map(scrapeBusy)), ms);
     const workerMs = await workerCpu.elapsed();
     const redisMs = await redisCpu.elapsed();
     const contention = await others.share();
@@ -106,6 +113,7 @@ export async function measurePipeline(options: PipelineOptions, progress: Progre
       workers: options.workers,
       rssPeakMb: peak === null ? null : Math.round(peak),
       rssAtMb,
+      busy,
     };
   } finally {
     sampler?.stop();
