@@ -21,6 +21,9 @@ export interface Closer {
   close: () => Promise<void> | void;
 }
 
+/** Longest a signalled exit waits for the log lines already written to leave the process, ms. */
+export const LOG_FLUSH_WAIT_MS = 2000;
+
 /** Options of {@link Lifecycle}. */
 export interface LifecycleOptions {
   /** Hard deadline for the whole shutdown, in ms; past it the process exits non-zero. @defaultValue 25000 */
@@ -28,6 +31,8 @@ export interface LifecycleOptions {
   logger?: Logger;
   /** Called to end the process; tests replace it. @defaultValue process.exit */
   exit?: (code: number) => void;
+  /** Longest a signalled exit waits for the logger's flush, ms. @defaultValue {@link LOG_FLUSH_WAIT_MS} */
+  logFlushWaitMs?: number;
 }
 
 /**
@@ -97,24 +102,46 @@ export class Lifecycle {
       signals++;
       if (signals > 1) {
         this.options.logger?.warn({ signal }, 'second signal: exiting now');
-        this.exit(1);
+        this.flushThenExit(1);
         return;
       }
       this.options.logger?.info({ signal, deadlineMs: this.options.drainDeadlineMs }, 'draining');
       const deadline = setTimeout(() => {
         this.options.logger?.error({ deadlineMs: this.options.drainDeadlineMs }, 'drain deadline passed: exiting');
-        this.exit(1);
+        this.flushThenExit(1);
       }, this.options.drainDeadlineMs);
       deadline.unref();
       void this.close().then((ok) => {
         clearTimeout(deadline);
         this.options.logger?.info({ ok }, 'stopped');
-        this.options.logger?.flush();
-        this.exit(ok ? 0 : 1);
+        this.flushThenExit(ok ? 0 : 1);
       });
     };
     process.on('SIGTERM', this.signalHandler);
     process.on('SIGINT', this.signalHandler);
+  }
+
+  /**
+   * Exits once the log lines written so far have reached their file descriptor, or after
+   * `logFlushWaitMs` if they cannot (a pool thread stuck on a hung disk). The logger writes
+   * asynchronously through libuv's pool; exiting with a write still queued there would lose those
+   * lines, or let the exit-time synchronous flush print later lines before them.
+   */
+  private flushThenExit(code: number): void {
+    const logger = this.options.logger;
+    if (!logger) {
+      this.exit(code);
+      return;
+    }
+    let exited = false;
+    const exit = () => {
+      if (exited) return;
+      exited = true;
+      clearTimeout(timer);
+      this.exit(code);
+    };
+    const timer = setTimeout(exit, this.options.logFlushWaitMs ?? LOG_FLUSH_WAIT_MS);
+    logger.flush(() => exit());
   }
 
   /** Removes the signal handlers (for embedding, e.g. the demo). */
