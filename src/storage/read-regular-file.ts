@@ -42,15 +42,19 @@ function checkSize(size: number, options: ReadRegularOptions): void {
 /**
  * Reads an open file to its end: into one buffer of the size fstat gave (one `read` call for most
  * files, no copy), and on in chunks, still capped, only if the file grew since. The byte past that
- * size is asked for in the same call, so a file that grew is seen without a second round trip.
+ * size is asked for in the same call: a read that stops one byte short of it, at the fstat size, is
+ * the end of the file (a regular file returns what it has), so no second call asks for zero bytes; a
+ * file that grew fills that byte and is read on.
  */
 async function readAll(handle: fsp.FileHandle, size: number, options: ReadRegularOptions): Promise<Buffer> {
   const first = Buffer.allocUnsafe(size + 1);
   let total = 0;
   while (total < first.length) {
-    const { bytesRead } = await handle.read(first, total, first.length - total, null);
+    const want = first.length - total;
+    const { bytesRead } = await handle.read(first, total, want, null);
     if (bytesRead === 0) return first.subarray(0, total);
     total += bytesRead;
+    if (total === size && bytesRead < want) return first.subarray(0, total);
   }
   const chunks: Buffer[] = [first];
   for (;;) {

@@ -25,6 +25,47 @@ describe('readRegularFile', () => {
     expect(body.equals(bytes)).toBe(true);
   });
 
+  it('reads a file in one read call of its size, with no second call to find its end', async () => {
+    const file = write('once', random(300_000));
+    const probe = await fs.promises.open(file, 'r');
+    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const read = jest.spyOn(proto, 'read');
+    try {
+      const { body } = await readRegularFile(file, { name: 'once' });
+      expect(body.length).toBe(300_000);
+      expect(read).toHaveBeenCalledTimes(1);
+      read.mockClear();
+      // An empty file: one call, which returns nothing.
+      expect((await readRegularFile(write('empty', Buffer.alloc(0)), { name: 'empty' })).body.length).toBe(0);
+      expect(read).toHaveBeenCalledTimes(1);
+    } finally {
+      read.mockRestore();
+    }
+  });
+
+  it('reads on past the fstat size when the file has grown by the time it is read', async () => {
+    const file = write('grows', random(1000));
+    const probe = await fs.promises.open(file, 'r');
+    const proto = Object.getPrototypeOf(probe) as { stat: (...args: unknown[]) => Promise<fs.Stats> };
+    await probe.close();
+    const original = proto.stat;
+    // The file grows right after its fstat: what was read must be all of it, 1000 + 70,000 bytes.
+    const stat = jest.spyOn(proto, 'stat').mockImplementation(async function (this: unknown, ...args: unknown[]) {
+      const stats = await original.apply(this, args);
+      fs.appendFileSync(file, random(70_000));
+      return stats;
+    });
+    try {
+      const { body, stats } = await readRegularFile(file, { name: 'grows' });
+      expect(stats.size).toBe(1000);
+      expect(body.length).toBe(71_000);
+      expect(body.subarray(1000).equals(random(70_000))).toBe(true);
+    } finally {
+      stat.mockRestore();
+    }
+  });
+
   it('accepts a file of exactly maxBytes and refuses one byte more with E_TOO_LARGE', async () => {
     const file = write('cap', random(1000));
     expect((await readRegularFile(file, { name: 'cap', maxBytes: 1000 })).body.length).toBe(1000);
