@@ -19,16 +19,24 @@ function heldDestination() {
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
+/** A lifecycle with one shutdown step, its signal handlers on, and what its logger wrote and its exits. */
+function started(close: () => Promise<void> | void, logFlushWaitMs: number) {
+  const dest = heldDestination();
+  const exits: number[] = [];
+  const lifecycle = new Lifecycle({ drainDeadlineMs: 10_000, logger: createLogger({ destination: dest }), exit: (c) => exits.push(c), logFlushWaitMs });
+  lifecycle.add({ name: 'the step', phase: 'intake', close });
+  lifecycle.handleSignals();
+  return { lifecycle, dest, exits };
+}
+
 describe('a signalled exit and the log', () => {
   let lifecycle: Lifecycle | undefined;
   afterEach(() => lifecycle?.releaseSignals());
 
   it('exits only once the lines written so far have been flushed', async () => {
-    const dest = heldDestination();
-    const exits: number[] = [];
-    lifecycle = new Lifecycle({ drainDeadlineMs: 10_000, logger: createLogger({ destination: dest }), exit: (c) => exits.push(c), logFlushWaitMs: 60_000 });
-    lifecycle.add({ name: 'close the thing', phase: 'intake', close: () => undefined });
-    lifecycle.handleSignals();
+    const run = started(() => undefined, 60_000);
+    ({ lifecycle } = run);
+    const { dest, exits } = run;
     process.emit('SIGTERM', 'SIGTERM');
     await tick(20);
     expect(dest.lines.map((l) => l.msg)).toEqual(['draining', 'stopped']);
@@ -39,11 +47,9 @@ describe('a signalled exit and the log', () => {
   });
 
   it('exits after the wait when the flush never completes (a pool thread stuck on a hung disk)', async () => {
-    const dest = heldDestination();
-    const exits: number[] = [];
-    lifecycle = new Lifecycle({ drainDeadlineMs: 10_000, logger: createLogger({ destination: dest }), exit: (c) => exits.push(c), logFlushWaitMs: 50 });
-    lifecycle.add({ name: 'fails', phase: 'intake', close: () => Promise.reject(new Error('boom')) });
-    lifecycle.handleSignals();
+    const run = started(() => Promise.reject(new Error('boom')), 50);
+    ({ lifecycle } = run);
+    const { dest, exits } = run;
     process.emit('SIGTERM', 'SIGTERM');
     await tick(10);
     expect(exits).toEqual([]);
@@ -55,11 +61,9 @@ describe('a signalled exit and the log', () => {
   });
 
   it('a second signal flushes too, then exits 1', async () => {
-    const dest = heldDestination();
-    const exits: number[] = [];
-    lifecycle = new Lifecycle({ drainDeadlineMs: 10_000, logger: createLogger({ destination: dest }), exit: (c) => exits.push(c), logFlushWaitMs: 60_000 });
-    lifecycle.add({ name: 'slow', phase: 'intake', close: () => new Promise<void>(() => undefined) });
-    lifecycle.handleSignals();
+    const run = started(() => new Promise<void>(() => undefined), 60_000);
+    ({ lifecycle } = run);
+    const { dest, exits } = run;
     process.emit('SIGTERM', 'SIGTERM');
     process.emit('SIGINT', 'SIGINT');
     await tick(10);
