@@ -246,18 +246,18 @@ export const MODEL_OPTIONS = defineOptions({
     chart: { key: 'maxWaitMs', description: 'partial-batch wait, ms' },
   },
   /**
-   * ORT intra-op threads; 0 lets onnxruntime choose. Unset: half the usable cores on a CPU (at least 1),
-   * 0 on a GPU ({@link defaultInferenceThreads}). @defaultValue half the cores on a CPU (env `FACEFLEET_INFERENCE_THREADS`)
+   * ORT intra-op threads; 0 lets onnxruntime choose. Unset: half the usable cores on a CPU (at least 1;
+   * every core for MogFace), 0 on a GPU ({@link defaultInferenceThreads}). @defaultValue half the cores on a CPU (env `FACEFLEET_INFERENCE_THREADS`)
    */
   threads: {
     flag: '--threads <n>',
     env: 'FACEFLEET_INFERENCE_THREADS',
-    defaultText: 'half the cores on a CPU (at least 1), 0 on a GPU',
+    defaultText: 'half the cores on a CPU (at least 1; all of them for mogface), 0 on a GPU',
     help: 'onnxruntime intra-op threads of the session (0: onnxruntime decides)',
-    doc: "onnxruntime intra-op threads; `0` lets onnxruntime decide. Unset, half the usable cores on a CPU (at least 1; the container's CPU limit counts), leaving the rest to decoding: one thread costs the least CPU per image; `0` on a GPU. Chosen by measurement ([docs/benchmarks.md](docs/benchmarks.md))",
+    doc: "onnxruntime intra-op threads; `0` lets onnxruntime decide. Unset, half the usable cores on a CPU (at least 1; the container's CPU limit counts), leaving the rest to decoding: one thread costs the least CPU per image; every usable core for `mogface`, whose inference is nearly all its work; `0` on a GPU. Chosen by measurement ([docs/benchmarks.md](docs/benchmarks.md))",
     schema: int(0, 256),
-    derive: (c) => defaultInferenceThreads((c.providers as string[] | undefined) ?? [], usableCores()),
-    chart: { key: 'inferenceThreads', description: 'null: half the cores on a CPU, 0 on a GPU; 0 lets onnxruntime decide' },
+    derive: (c) => defaultInferenceThreads((c.providers as string[] | undefined) ?? [], usableCores(), String(c.model)),
+    chart: { key: 'inferenceThreads', description: 'null: half the cores on a CPU (all for mogface), 0 on a GPU; 0 lets onnxruntime decide' },
   },
   /** Execution providers, comma-separated (`cpu`, `cuda`, `tensorrt`). @defaultValue `cpu` (env `FACEFLEET_PROVIDERS`) */
   providers: {

@@ -23,15 +23,24 @@ export const GPU_DEFAULT_BATCH = 32;
 export const CPU_DEFAULT_BATCH = 1;
 
 /**
- * onnxruntime intra-op threads when `--threads` is not set. On a CPU: half the usable cores, at least
- * one; the other half decodes the next images (the decode slots) and runs the event loop. Each
- * intra-op thread past the first costs CPU per image (RetinaFace 640², batch 1, 2 cores: 24 CPU ms
- * per image on one thread, 30 with onnxruntime's own choice of two), so a worker that also decodes
- * gets more images per core from one thread per two cores. On a GPU: 0, onnxruntime's choice, for the
- * few nodes that fall back to the CPU.
+ * Models whose inference is nearly all of a worker's CPU (MogFace: 95–99 % of it), so onnxruntime gets
+ * every usable core: decoding has little to take from them.
  */
-export function defaultInferenceThreads(providers: readonly string[], cores: number): number {
-  return prefersGpu(providers) ? 0 : Math.max(1, Math.floor(cores / 2));
+export const INFERENCE_BOUND_MODELS: readonly string[] = ['mogface'];
+
+/**
+ * onnxruntime intra-op threads when `--threads` is not set. On a CPU: half the usable cores (at least
+ * one) for RetinaFace and BlazeFace, whose decoding costs about as much as their inference, so the
+ * other half decodes the next images and runs the event loop. Each intra-op thread past the first costs
+ * CPU per image (RetinaFace 640², batch 1, 2 cores: 24 CPU ms per canvas on one thread, 30 with
+ * onnxruntime's own choice of two), so a worker that also decodes gets more images per core from one
+ * thread per two cores. Every usable core for the {@link INFERENCE_BOUND_MODELS} (MogFace tiny 640²,
+ * batch 1: 247 CPU ms per canvas on two threads against 252 on one, at 1.8 × the rate). On a GPU: 0,
+ * onnxruntime's choice, for the few nodes that fall back to the CPU.
+ */
+export function defaultInferenceThreads(providers: readonly string[], cores: number, model: string): number {
+  if (prefersGpu(providers)) return 0;
+  return INFERENCE_BOUND_MODELS.includes(model) ? Math.max(1, cores) : Math.max(1, Math.floor(cores / 2));
 }
 
 /** True when the preferred (first) provider runs on a GPU: `cuda` or `tensorrt`. */

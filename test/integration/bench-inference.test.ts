@@ -3,7 +3,7 @@ import { usableCores } from '../../src/host/cpu-quota';
 import { runBenchCli as facefleet } from '../support/bench-cli';
 
 /** The worker's intra-op threads when `--threads` is not set, on this machine's CPU. */
-const DEFAULT_THREADS = defaultInferenceThreads(['cpu'], usableCores());
+const DEFAULT_THREADS = defaultInferenceThreads(['cpu'], usableCores(), 'retinaface');
 
 interface Row {
   batch: number;

@@ -291,7 +291,7 @@ describeWith({ name: 'helm', available: Boolean(helmBin), install: 'scripts/inst
       expect(names).not.toContain('FACEFLEET_BATCH');
       expect(names).not.toContain('FACEFLEET_INFERENCE_THREADS');
       const config = loadWorkerConfig({}, containerEnv(container, { fields: POD }));
-      expect({ gpu, batch: config.batch, threads: config.threads }).toEqual({ gpu, batch: gpu ? 32 : 1, threads: defaultInferenceThreads([gpu ? 'cuda' : 'cpu'], usableCores()) });
+      expect({ gpu, batch: config.batch, threads: config.threads }).toEqual({ gpu, batch: gpu ? 32 : 1, threads: defaultInferenceThreads([gpu ? 'cuda' : 'cpu'], usableCores(), 'retinaface') });
     }
     const set = workerContainer(renderChart({ set: { 'gpu.enabled': true, 'config.batch': 12, 'config.inferenceThreads': 0 } }));
     expect(loadWorkerConfig({}, containerEnv(set, { fields: POD }))).toMatchObject({ batch: 12, threads: 0 });

@@ -27,9 +27,14 @@ describe('GPU defaults of the resolved config', () => {
     expect(loadModelConfig({ providers: 'cpu,cuda' }, {}).batch).toBe(1);
   });
 
-  it('gives onnxruntime half the usable cores on cpu (at least one) and its own choice on cuda, when the threads are not set', () => {
-    expect([1, 2, 3, 4, 8, 64].map((cores) => defaultInferenceThreads(['cpu'], cores))).toEqual([1, 1, 1, 2, 4, 32]);
-    expect(defaultInferenceThreads(['cuda'], 8)).toBe(0);
+  it('gives onnxruntime half the usable cores on cpu (at least one; all of them for mogface) and its own choice on cuda, when the threads are not set', () => {
+    for (const model of ['retinaface', 'blazeface']) expect([1, 2, 3, 4, 8, 64].map((cores) => defaultInferenceThreads(['cpu'], cores, model))).toEqual([1, 1, 1, 2, 4, 32]);
+    // MogFace's inference is nearly all its work: every core.
+    expect([1, 2, 8].map((cores) => defaultInferenceThreads(['cpu'], cores, 'mogface'))).toEqual([1, 2, 8]);
+    expect(defaultInferenceThreads(['cuda'], 8, 'mogface')).toBe(0);
+    expect(defaultInferenceThreads(['cuda'], 8, 'retinaface')).toBe(0);
+    expect(loadModelConfig({ model: 'mogface', modelPath: '/m.onnx' }, {}).threads).toBe(usableCores());
+    expect(loadModelConfig({ model: 'blazeface' }, {}).threads).toBe(Math.max(1, Math.floor(usableCores() / 2)));
     expect(loadModelConfig({}, {}).threads).toBe(Math.max(1, Math.floor(usableCores() / 2)));
     expect(loadModelConfig({ providers: 'cuda' }, {}).threads).toBe(0);
     // Set by the flag or the variable, it stays, 0 included.

@@ -114,7 +114,8 @@ async function measureRow(host: SessionHost, detector: Detector, set: BenchImage
  * `--rounds` repeats the grid.
  */
 export function runInferencePhase(options: Readonly<BenchOptions>, model: Pick<LoadedModel, 'modelPath' | 'detector'>, set: BenchImageSet, progress: ProgressSink): Promise<InferenceGridReport> {
-  const defaults = loadModelConfig({}, {});
+  // The defaults of this model (the intra-op default depends on it), on the CPU.
+  const defaults = loadModelConfig({ model: options.model.model, ...(options.model.modelPath ? { modelPath: options.model.modelPath } : {}) }, {});
   return measureInferenceGrid({
     modelPath: model.modelPath,
     detector: model.detector,
