@@ -30,13 +30,15 @@ import onnxruntime as ort
 import PIL
 from PIL import Image, ImageOps
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
 
 
 def _nms():
     """The repository's NumPy NMS (greedy, pixel-inclusive areas) from the MogFace reference decode,
     loaded under its own module name: both models' reference decodes are called reference_decode."""
     import importlib.util
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "mogface", "reference_decode.py")
+    path = os.path.join(REPO, "models", "mogface", "reference_decode.py")
     spec = importlib.util.spec_from_file_location("facefleet_mogface_reference_decode", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -45,8 +47,6 @@ def _nms():
 
 nms = _nms()
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
 STAGES = ("read", "probe", "decode", "pack", "inference", "outputs", "write")
 
 
